@@ -1,0 +1,40 @@
+//! Domain errors, each with a stable snake_case code that the API and the web app share.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error("unknown level `{0}`")]
+    UnknownLevel(String),
+    #[error("code `{code}` does not fit level `{level}`: {reason}")]
+    BadCodeFormat {
+        code: String,
+        level: String,
+        reason: String,
+    },
+    #[error("level `{child}` cannot be placed below level `{parent}`")]
+    LevelOutOfOrder { parent: String, child: String },
+    #[error("{field}: {reason}")]
+    Validation { field: String, reason: String },
+    #[error("password must have at least {min_length} characters of {min_classes} kinds")]
+    PasswordPolicy { min_length: usize, min_classes: usize },
+}
+
+impl DomainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::UnknownLevel(_) => "unknown_level",
+            DomainError::BadCodeFormat { .. } => "bad_code_format",
+            DomainError::LevelOutOfOrder { .. } => "level_out_of_order",
+            DomainError::Validation { .. } => "validation_failed",
+            DomainError::PasswordPolicy { .. } => "password_policy",
+        }
+    }
+
+    pub fn validation(field: &str, reason: impl Into<String>) -> Self {
+        DomainError::Validation {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

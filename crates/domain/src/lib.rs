@@ -1,0 +1,11 @@
+//! Wangge domain: pure types and rules. No IO, no database, no HTTP; time comes in through [`clock::Clock`].
+
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod import;
+pub mod password;
+pub mod roles;
+pub mod territory;
+
+pub use error::DomainError;

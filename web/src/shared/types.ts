@@ -34,7 +34,8 @@ export interface Level {
   key: string
   name_zh: string
   name_en: string
-  code_length: number
+  /** Codes at this level have exactly this many digits; null: free-form codes. */
+  code_length: number | null
 }
 
 export interface Role {

@@ -106,6 +106,7 @@ const en: Messages = {
     retiredDone: 'Retired',
     noLowerLevel: 'No level below this one',
     codeHint: 'The code starts with the parent code {prefix} and has {len} digits',
+    codeHintFree: 'The code usually starts with the parent code {prefix}',
     historyAt: 'Time',
     historyAction: 'Action',
     historyActor: 'By',

@@ -105,6 +105,7 @@ const zhCN = {
     retiredDone: '已撤销',
     noLowerLevel: '该层级下不能再新建下级',
     codeHint: '代码须以上级代码 {prefix} 开头，共 {len} 位',
+    codeHintFree: '代码通常以上级代码 {prefix} 开头',
     historyAt: '时间',
     historyAction: '动作',
     historyActor: '操作人',

@@ -1,0 +1,14 @@
+//! A minimal migration runner: each backend lists its own SQL files, applied in order, once.
+
+/// (version, SQL) pairs of one backend, in order.
+pub(crate) type Migrations = &'static [(i64, &'static str)];
+
+pub(crate) const SQLITE: Migrations = &[(
+    1,
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+)];
+
+pub(crate) const POSTGRES: Migrations = &[(
+    1,
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];

@@ -1,0 +1,91 @@
+//! PostgreSQL backend. Writes that extend the audit chain take one advisory lock, so the chain
+//! stays gapless and ordered even with many server processes.
+
+use crate::error::{StoreError, StoreResult};
+use crate::migrate;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use wangge_domain::clock::Clock;
+
+/// Key of the advisory lock that serialises writers.
+const WRITE_LOCK: i64 = 0x5747_0001;
+
+pub struct PgStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`, optionally `?options=-c search_path=…`).
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let store = PgStore { pool, clock };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (version, sql) in migrate::POSTGRES {
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(self.clock.now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// `n` consecutive unit ids from the table's sequence (the caller holds the write lock).
+    async fn alloc_unit_ids(
+        tx: &mut sqlx::Transaction<'static, Postgres>,
+        n: usize,
+    ) -> StoreResult<Vec<i64>> {
+        if n == 0 {
+            return Ok(vec![]);
+        }
+        let first: i64 = sqlx::query("SELECT nextval(pg_get_serial_sequence('units', 'id')) AS id")
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?;
+        sqlx::query("SELECT setval(pg_get_serial_sequence('units', 'id'), $1)")
+            .bind(first + n as i64 - 1)
+            .execute(&mut **tx)
+            .await?;
+        Ok((0..n as i64).map(|i| first + i).collect())
+    }
+}
+
+crate::queries::impl_store!(PgStore, sqlx::Postgres, "postgres");

@@ -1,0 +1,46 @@
+import { createRouter, createWebHistory } from 'vue-router'
+import { fetchMe, me } from '@/shared/session'
+import { loadMeta } from '@/shared/meta'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+    tab?: string
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/m/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
+    {
+      path: '/',
+      component: () => import('./TabLayout.vue'),
+      children: [
+        { path: '', name: 'home', component: () => import('./pages/HomePage.vue'), meta: { tab: 'home' } },
+        {
+          path: 'territory/:code?',
+          name: 'territory',
+          component: () => import('./pages/TerritoryPage.vue'),
+          meta: { tab: 'territory' },
+        },
+      ],
+    },
+    { path: '/:pathMatch(.*)*', redirect: { name: 'home' } },
+  ],
+})
+
+let booted = false
+
+router.beforeEach(async (to) => {
+  if (!booted) {
+    booted = true
+    await Promise.allSettled([loadMeta(), fetchMe()])
+  }
+  if (to.meta.public) {
+    if (to.name === 'login' && me.value) return { name: 'home' }
+    return true
+  }
+  if (!me.value) return { name: 'login', query: { redirect: to.fullPath } }
+  return true
+})

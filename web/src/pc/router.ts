@@ -1,0 +1,59 @@
+import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
+import { fetchMe, me, can } from '@/shared/session'
+import { loadMeta } from '@/shared/meta'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+    permission?: string
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
+    {
+      path: '/',
+      component: () => import('./MainLayout.vue'),
+      children: [
+        { path: '', redirect: { name: 'territory' } },
+        { path: 'territory', name: 'territory', component: () => import('./pages/TerritoryPage.vue') },
+        {
+          path: 'users',
+          name: 'users',
+          component: () => import('./pages/UsersPage.vue'),
+          meta: { permission: 'user.manage' },
+        },
+        { path: 'tokens', name: 'tokens', component: () => import('./pages/TokensPage.vue') },
+        {
+          path: 'audit',
+          name: 'audit',
+          component: () => import('./pages/AuditPage.vue'),
+          meta: { permission: 'audit.read' },
+        },
+      ],
+    },
+    { path: '/:pathMatch(.*)*', redirect: { name: 'territory' } },
+  ],
+})
+
+let booted = false
+
+router.beforeEach(async (to: RouteLocationNormalized) => {
+  if (!booted) {
+    booted = true
+    // Meta is public; the session probe tells whether we are logged in.
+    await Promise.allSettled([loadMeta(), fetchMe()])
+  }
+  if (to.meta.public) {
+    if (to.name === 'login' && me.value) {
+      const redirect = typeof to.query.redirect === 'string' ? to.query.redirect : '/territory'
+      return redirect.startsWith('/') && !redirect.startsWith('//') ? redirect : '/territory'
+    }
+    return true
+  }
+  if (!me.value) return { name: 'login', query: { redirect: to.fullPath } }
+  if (to.meta.permission && !can(to.meta.permission)) return { name: 'territory' }
+  return true
+})

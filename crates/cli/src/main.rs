@@ -1,1 +1,123 @@
-fn main() {}
+//! `wangge`: the one binary of the platform.
+
+mod demo;
+mod setup;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "wangge", version, about = "网格化服务管理平台 Wangge: grid-based community governance")]
+struct Cli {
+    /// Data directory (SQLite database, configuration `wangge.toml`).
+    #[arg(long, global = true, default_value = "./wangge-data", env = "WANGGE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Use PostgreSQL instead of the embedded SQLite, e.g. postgres://user@127.0.0.1/wangge
+    #[arg(long, global = true, env = "WANGGE_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080", env = "WANGGE_LISTEN")]
+        listen: String,
+    },
+    /// Fill a fresh data directory with a demo county and one user per role, then serve it.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080", env = "WANGGE_LISTEN")]
+        listen: String,
+        /// Password of `admin` (default: WANGGE_ADMIN_PASSWORD, else a random one, printed).
+        #[arg(long)]
+        admin_password: Option<String>,
+    },
+    /// Import data files.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Verify data consistency: the audit log's hash chain.
+    Check,
+    /// Manage users from the server's console.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Territory units from CSV or .xlsx (columns code, name, parent_code, level), all or nothing.
+    Units {
+        file: PathBuf,
+        /// Where to write the row-by-row error report if the file is rejected.
+        #[arg(long, default_value = "import-errors.csv")]
+        report: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Set a new password (a random one is printed when --password is not given) and unlock.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let env = setup::Env::open(&cli.data_dir, cli.database_url.as_deref()).await?;
+    match cli.command {
+        Command::Serve { listen } => {
+            env.ensure_admin(None).await?;
+            env.serve(&listen).await?;
+        }
+        Command::Demo { listen, admin_password } => {
+            let pw = admin_password.or_else(|| std::env::var("WANGGE_ADMIN_PASSWORD").ok());
+            if env.state.store.user_count().await? == 0 {
+                env.ensure_admin(pw).await?;
+                demo::seed(&env.state).await.context("seeding the demo data")?;
+            } else {
+                println!("The data directory already holds data; serving it without re-seeding.");
+            }
+            env.serve(&listen).await?;
+        }
+        Command::Import { what: ImportWhat::Units { file, report } } => {
+            return setup::import_units(&env.state, &file, &report).await;
+        }
+        Command::Check => return setup::check(&env.state).await,
+        Command::User { action: UserAction::ResetPassword { username, password } } => {
+            setup::reset_password(&env.state, &username, password).await?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

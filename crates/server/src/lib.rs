@@ -1,0 +1,87 @@
+//! The Wangge HTTP server: JSON API, authentication, and the embedded web app.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod extract;
+mod routes;
+pub mod state;
+pub mod territory_file;
+mod web;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+pub use state::AppState;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest JSON body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest import file (the national village list is about 40 MB as CSV).
+pub const IMPORT_LIMIT: usize = 200 * 1024 * 1024;
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+    font-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'";
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes::api();
+    let openapi_json = serde_json::to_string(&openapi).unwrap_or_default();
+    let api = api
+        .route_layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .fallback(|| async { error::ApiError::new("not_found") });
+    Router::new()
+        .merge(api)
+        // Imports are large: their own limit, replacing the default on that route only.
+        .layer(axum::middleware::from_fn(import_limit))
+        .route(
+            "/api/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) }),
+        )
+        .route("/api/docs", get(web::api_docs))
+        .route("/api/{*rest}", axum::routing::any(|| async { error::ApiError::new("not_found") }))
+        .fallback(get(web::static_or_index))
+        .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+/// Rejects oversized bodies early with a coded error (the import route may be larger).
+async fn import_limit(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let limit = if req.uri().path() == "/api/v1/units/import" { IMPORT_LIMIT } else { BODY_LIMIT };
+    let len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if len.is_some_and(|l| l > limit) {
+        use axum::response::IntoResponse;
+        return error::ApiError::new("payload_too_large").into_response();
+    }
+    next.run(req).await
+}
+
+/// Serves until ctrl-c.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    state.store.close().await;
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod types;
 
 pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
+pub use queries::mask_phone;
 pub use sqlite::SqliteStore;
 pub use types::*;
 

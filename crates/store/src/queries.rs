@@ -62,7 +62,7 @@ fn like_escape(text: &str) -> String {
 }
 
 /// Masks a phone number for logs and lists: 138****0001.
-pub(crate) fn mask_phone(phone: &str) -> String {
+pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() < 7 {
         return "****".into();

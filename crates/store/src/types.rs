@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use wangge_domain::roles::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unit {
     #[serde(skip)]
     pub id: i64,
@@ -22,6 +23,7 @@ pub struct Unit {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitHit {
     #[serde(flatten)]
     pub unit: Unit,
@@ -46,6 +48,7 @@ pub struct UnitPatch {
 
 /// One entry of a unit's history: the state after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitChange {
     pub at: i64,
     pub action: String,
@@ -72,6 +75,7 @@ pub struct ImportProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -99,6 +103,7 @@ pub struct UserPatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     pub id: i64,
     pub user_id: i64,
@@ -142,6 +147,7 @@ pub struct NewToken {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: i64,
     pub user_id: i64,

@@ -1,0 +1,178 @@
+//! Opening the data directory and the operator commands that work on it directly.
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::RngCore;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use wangge_domain::audit::{Actor, ChainVerifier};
+use wangge_domain::clock::{Clock, SystemClock};
+use wangge_domain::roles::{Role, Scope};
+use wangge_server::auth::hash_password;
+use wangge_server::config::Config;
+use wangge_server::territory_file::{self, FileKind};
+use wangge_server::AppState;
+use wangge_store::{ImportStage, NewUser, StoreError, UserPatch};
+
+pub struct Env {
+    pub state: AppState,
+}
+
+impl Env {
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Env> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let config = Config::load(data_dir)?;
+        let url = match database_url {
+            Some(u) => u.to_string(),
+            None => format!("sqlite://{}", data_dir.join("wangge.db").display()),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = wangge_store::open(&url, clock.clone())
+            .await
+            .with_context(|| format!("opening the {} database", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" }))?;
+        Ok(Env { state: AppState { store, config: Arc::new(config), clock } })
+    }
+
+    /// On first run, creates `admin` (system administrator everywhere).
+    pub async fn ensure_admin(&self, password: Option<String>) -> anyhow::Result<()> {
+        let store = &self.state.store;
+        if store.user_count().await? > 0 {
+            return Ok(());
+        }
+        let from_env = password.or_else(|| std::env::var("WANGGE_ADMIN_PASSWORD").ok());
+        let (password, generated) = match from_env {
+            Some(p) => (p, false),
+            None => (random_password(), true),
+        };
+        self.state
+            .config
+            .password_policy
+            .check(&password)
+            .map_err(|e| anyhow::anyhow!("admin password: {e}"))?;
+        let actor = Actor::system("setup");
+        let admin = store
+            .user_create(
+                &actor,
+                &NewUser {
+                    username: "admin".into(),
+                    display_name: "系统管理员".into(),
+                    password_hash: hash_password(&password)?,
+                    phone: None,
+                },
+            )
+            .await?;
+        store.grant_add(&Scope::All, &actor, admin.id, Role::SystemAdmin, None).await?;
+        if generated {
+            println!("Created the administrator `admin` with the password: {password}");
+            println!("(shown only this once; change it after logging in)");
+        } else {
+            println!("Created the administrator `admin`.");
+        }
+        Ok(())
+    }
+
+    pub async fn serve(&self, listen: &str) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        println!("Wangge is running on {} ({}) at http://{addr}/", self.state.store.backend(), env!("CARGO_PKG_VERSION"));
+        println!("API docs: http://{addr}/api/docs   mobile: http://{addr}/m/");
+        wangge_server::serve(self.state.clone(), listener).await
+    }
+}
+
+pub fn random_password() -> String {
+    let mut b = [0u8; 9];
+    rand::rng().fill_bytes(&mut b);
+    format!("Wg#{}", hex::encode(b))
+}
+
+pub async fn import_units(state: &AppState, file: &Path, report: &Path) -> anyhow::Result<ExitCode> {
+    let kind = FileKind::detect(None, file.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{}: the file must end in .csv or .xlsx", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let rows = territory_file::parse(kind, &bytes).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message.unwrap_or_else(|| e.code.into())))?;
+    drop(bytes);
+    let bar = ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} rows ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("checking");
+    let progress = |p: wangge_store::ImportProgress| {
+        if p.stage == ImportStage::Writing {
+            bar.set_message("writing");
+        }
+        bar.set_position(p.done);
+    };
+    let started = std::time::Instant::now();
+    let actor = Actor::system("cli");
+    match state.store.unit_import(&Scope::All, &actor, &state.config.levels, rows, &progress).await {
+        Ok(n) => {
+            bar.finish_with_message("done");
+            println!("Imported {n} units in {:.1} s.", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::ImportRejected(errors)) => {
+            bar.abandon_with_message("rejected");
+            std::fs::write(report, territory_file::error_report_csv(&errors))
+                .with_context(|| format!("writing {}", report.display()))?;
+            eprintln!("Nothing was imported: {} rows have errors. The first ones:", errors.len());
+            for e in errors.iter().take(10) {
+                eprintln!("  row {}: {} ({}) {}", e.row, e.error, e.code, e.message);
+            }
+            eprintln!("The full report is in {}", report.display());
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Verifies the audit chain and reports the first broken link.
+pub async fn check(state: &AppState) -> anyhow::Result<ExitCode> {
+    let mut v = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = state.store.audit_page(after, 5000).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if let Err(b) = v.check(e) {
+                println!("audit chain BROKEN at entry {}: {} ({} entries verified before it)", b.seq, b.reason, v.checked);
+                return Ok(ExitCode::from(1));
+            }
+            after = e.seq;
+        }
+    }
+    println!("audit chain OK: {} entries verified", v.checked);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn reset_password(state: &AppState, username: &str, password: Option<String>) -> anyhow::Result<()> {
+    let store = &state.store;
+    let Some((user, _)) = store.user_credentials(username).await? else {
+        bail!("no user named {username}");
+    };
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => (random_password(), true),
+    };
+    state.config.password_policy.check(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let actor = Actor::system("cli");
+    store.user_set_password(&actor, user.id, &hash_password(&password)?).await?;
+    store.sessions_delete_for_user(user.id).await?;
+    store.login_failures_clear(username).await?;
+    if user.disabled {
+        store.user_update(&actor, user.id, &UserPatch { disabled: Some(false), ..Default::default() }).await?;
+    }
+    if generated {
+        println!("New password of {username}: {password}");
+    } else {
+        println!("Password of {username} changed.");
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Deployment configuration: `wangge.toml` in the data directory (all keys optional).
+//!
+//! ```toml
+//! time_zone = "Asia/Shanghai"
+//! secure_cookies = false        # true behind a TLS-terminating proxy
+//! [security]
+//! password_min_length = 8
+//! password_min_classes = 3
+//! lockout_threshold = 5
+//! lockout_minutes = 15
+//! session_idle_minutes = 30
+//! [[levels]]                    # replaces the default list when given
+//! key = "province"
+//! name_zh = "省"
+//! name_en = "Province"
+//! code_length = 2
+//! ```
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::Path;
+use wangge_domain::password::PasswordPolicy;
+use wangge_domain::territory::{Level, Levels};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub levels: Levels,
+    pub password_policy: PasswordPolicy,
+    pub lockout_threshold: i64,
+    pub lockout_ms: i64,
+    pub session_idle_ms: i64,
+    pub time_zone: jiff::tz::TimeZone,
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    time_zone: Option<String>,
+    secure_cookies: Option<bool>,
+    #[serde(default)]
+    security: Security,
+    levels: Option<Vec<Level>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Security {
+    password_min_length: usize,
+    password_min_classes: usize,
+    lockout_threshold: i64,
+    lockout_minutes: i64,
+    session_idle_minutes: i64,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            password_min_length: 8,
+            password_min_classes: 3,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            session_idle_minutes: 30,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_file_config(FileConfig::default()).unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+// The default file config always validates; this keeps `Default` free of panics.
+fn unreachable_default() -> Config {
+    Config {
+        levels: Levels::default_levels(),
+        password_policy: PasswordPolicy::default(),
+        lockout_threshold: 5,
+        lockout_ms: 15 * 60_000,
+        session_idle_ms: 30 * 60_000,
+        time_zone: jiff::tz::TimeZone::UTC,
+        secure_cookies: false,
+    }
+}
+
+impl Config {
+    /// Reads `DIR/wangge.toml` if it exists; the defaults otherwise.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Config> {
+        let file = data_dir.join("wangge.toml");
+        if !file.exists() {
+            return Ok(Config::default());
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        Config::parse(&text).with_context(|| format!("in {}", file.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::from_file_config(toml::from_str(text)?)
+    }
+
+    fn from_file_config(f: FileConfig) -> anyhow::Result<Config> {
+        let s = f.security;
+        anyhow::ensure!(s.password_min_length >= 6, "password_min_length must be at least 6");
+        anyhow::ensure!((1..=4).contains(&s.password_min_classes), "password_min_classes must be 1-4");
+        anyhow::ensure!(s.lockout_threshold >= 1, "lockout_threshold must be at least 1");
+        anyhow::ensure!(s.lockout_minutes >= 1, "lockout_minutes must be at least 1");
+        anyhow::ensure!(s.session_idle_minutes >= 1, "session_idle_minutes must be at least 1");
+        let tz_name = f.time_zone.unwrap_or_else(|| "Asia/Shanghai".into());
+        let time_zone = jiff::tz::TimeZone::get(&tz_name).with_context(|| format!("unknown time zone {tz_name}"))?;
+        let levels = match f.levels {
+            Some(l) => Levels::new(l)?,
+            None => Levels::default_levels(),
+        };
+        Ok(Config {
+            levels,
+            password_policy: PasswordPolicy {
+                min_length: s.password_min_length,
+                min_classes: s.password_min_classes,
+            },
+            lockout_threshold: s.lockout_threshold,
+            lockout_ms: s.lockout_minutes * 60_000,
+            session_idle_ms: s.session_idle_minutes * 60_000,
+            time_zone,
+            secure_cookies: f.secure_cookies.unwrap_or(false),
+        })
+    }
+
+    /// Today's date in the deployment's time zone.
+    pub fn today(&self, now_ms: i64) -> String {
+        wangge_domain::clock::local_date(now_ms, &self.time_zone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::default();
+        assert_eq!(c.lockout_threshold, 5);
+        assert_eq!(c.session_idle_ms, 30 * 60_000);
+        assert_eq!(c.levels.all().len(), 7);
+        let c = Config::parse("[security]\nlockout_threshold = 3\nsession_idle_minutes = 10\n").unwrap();
+        assert_eq!(c.lockout_threshold, 3);
+        assert_eq!(c.session_idle_ms, 600_000);
+        assert_eq!(c.password_policy.min_length, 8);
+    }
+
+    #[test]
+    fn bad_config_is_refused() {
+        assert!(Config::parse("[security]\nlockout_treshold = 3\n").is_err());
+        assert!(Config::parse("time_zone = \"Mars/Olympus\"\n").is_err());
+        assert!(Config::parse("[security]\npassword_min_length = 2\n").is_err());
+    }
+
+    #[test]
+    fn custom_levels() {
+        let c = Config::parse(
+            "[[levels]]\nkey = \"county\"\nname_zh = \"县\"\nname_en = \"County\"\ncode_length = 6\n\
+             [[levels]]\nkey = \"compound\"\nname_zh = \"小区\"\nname_en = \"Compound\"\ncode_extends_parent = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.levels.all().len(), 2);
+        assert_eq!(c.levels.all()[1].code_length, None);
+    }
+}

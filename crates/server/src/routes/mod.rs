@@ -1,0 +1,105 @@
+//! The JSON API under `/api/v1`, with its OpenAPI description generated from the handlers.
+
+mod audit;
+mod auth;
+mod health;
+mod meta;
+mod tokens;
+mod units;
+mod users;
+
+use crate::auth::client_ip;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Wangge API", description = "网格化服务管理平台 API. Errors: `{code, message, message_zh, details}`."),
+    tags(
+        (name = "auth", description = "Login, sessions, passwords"),
+        (name = "territory", description = "The territory tree: units and grids"),
+        (name = "users", description = "Users and grants (administrators)"),
+        (name = "tokens", description = "Personal API tokens"),
+        (name = "audit", description = "The audit log (administrators)"),
+        (name = "meta", description = "Levels, roles, policy"),
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and the OpenAPI document describing them.
+pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(meta::meta))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(units::roots))
+        .routes(routes!(units::search, units::create))
+        .routes(routes!(units::get, units::update))
+        .routes(routes!(units::children))
+        .routes(routes!(units::move_unit))
+        .routes(routes!(units::retire))
+        .routes(routes!(units::history))
+        .routes(routes!(units::import))
+        .routes(routes!(units::import_report))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::phone))
+        .routes(routes!(users::grants, users::add_grant))
+        .routes(routes!(users::remove_grant))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::search))
+        .split_for_parts()
+}
+
+/// The caller's network address, for the audit log.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// `{"items": [...]}`, the shape of every list.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> From<Vec<T>> for Items<T> {
+    fn from(items: Vec<T>) -> Self {
+        Items { items }
+    }
+}

@@ -1,0 +1,283 @@
+use super::Items;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+use crate::territory_file::{self, FileKind};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use wangge_domain::clock::is_valid_date;
+use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
+use wangge_store::{NewUnit, StoreError, Unit, UnitChange, UnitHit, UnitPatch};
+
+/// Errors listed inline in an import rejection; the downloadable report has all of them.
+const INLINE_ERRORS: usize = 200;
+
+#[derive(Serialize, ToSchema)]
+pub struct UnitWithAncestors {
+    unit: Unit,
+    ancestors: Vec<Unit>,
+}
+
+/// The top units the caller can see.
+#[utoipa::path(get, path = "/api/v1/units/roots", tag = "territory",
+    responses((status = 200, body = Items<Unit>), (status = 401, body = ErrorBody)))]
+pub async fn roots(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Items<Unit>>> {
+    let scope = caller.require(TerritoryRead)?;
+    Ok(axum::Json(st.store.unit_roots(&scope).await?.into()))
+}
+
+/// One unit with its ancestors inside the caller's scope.
+#[utoipa::path(get, path = "/api/v1/units/{code}", tag = "territory", params(("code" = String, Path)),
+    responses((status = 200, body = UnitWithAncestors), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<UnitWithAncestors>> {
+    let scope = caller.require(TerritoryRead)?;
+    let (unit, ancestors) = st.store.unit_get(&scope, &code).await?;
+    Ok(axum::Json(UnitWithAncestors { unit, ancestors }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChildrenQuery {
+    #[serde(default)]
+    include_retired: bool,
+}
+
+/// The children of a unit, ordered by code.
+#[utoipa::path(get, path = "/api/v1/units/{code}/children", tag = "territory",
+    params(("code" = String, Path), ChildrenQuery),
+    responses((status = 200, body = Items<Unit>), (status = 404, body = ErrorBody)))]
+pub async fn children(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(q): Query<ChildrenQuery>,
+) -> ApiResult<axum::Json<Items<Unit>>> {
+    let scope = caller.require(TerritoryRead)?;
+    Ok(axum::Json(st.store.unit_children(&scope, &code, q.include_retired).await?.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Part of a name, or the start of a code.
+    q: String,
+    /// 1-200, default 50.
+    limit: Option<i64>,
+}
+
+/// Finds units by name or code inside the caller's scope.
+#[utoipa::path(get, path = "/api/v1/units", tag = "territory", params(SearchQuery),
+    responses((status = 200, body = Items<UnitHit>), (status = 400, body = ErrorBody)))]
+pub async fn search(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<axum::Json<Items<UnitHit>>> {
+    let scope = caller.require(TerritoryRead)?;
+    let text = q.q.trim();
+    if text.is_empty() || text.chars().count() > 64 {
+        return Err(ApiError::new("bad_parameter").msg("q must have 1-64 characters"));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::new("bad_parameter").msg("limit must be 1-200"));
+    }
+    Ok(axum::Json(st.store.unit_search(&scope, text, limit).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUnit {
+    code: String,
+    name: String,
+    level: String,
+    parent_code: Option<String>,
+    kind: Option<String>,
+    /// YYYY-MM-DD; today when absent.
+    valid_from: Option<String>,
+}
+
+fn check_date(field: &str, d: &Option<String>) -> ApiResult<()> {
+    match d {
+        Some(d) if !is_valid_date(d) => Err(ApiError::field(field, "must be a YYYY-MM-DD date")),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a unit below a parent inside the caller's write scope.
+#[utoipa::path(post, path = "/api/v1/units", tag = "territory", request_body = CreateUnit,
+    responses((status = 201, body = Unit), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateUnit>,
+) -> ApiResult<(StatusCode, axum::Json<Unit>)> {
+    let scope = caller.require(TerritoryWrite)?;
+    check_date("valid_from", &req.valid_from)?;
+    let new = NewUnit {
+        code: req.code.trim().to_string(),
+        name: req.name.trim().to_string(),
+        level: req.level,
+        parent_code: req.parent_code.filter(|p| !p.is_empty()),
+        kind: req.kind.filter(|k| !k.is_empty()),
+        valid_from: Some(req.valid_from.unwrap_or_else(|| st.config.today(st.clock.now_ms()))),
+    };
+    let u = st.store.unit_create(&scope, &caller.actor(), &st.config.levels, &new).await?;
+    Ok((StatusCode::CREATED, axum::Json(u)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUnit {
+    name: Option<String>,
+    kind: Option<String>,
+}
+
+/// Renames a unit or changes its kind.
+#[utoipa::path(patch, path = "/api/v1/units/{code}", tag = "territory", params(("code" = String, Path)),
+    request_body = UpdateUnit, responses((status = 200, body = Unit), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(req): Json<UpdateUnit>,
+) -> ApiResult<axum::Json<Unit>> {
+    let scope = caller.require(TerritoryWrite)?;
+    let patch = UnitPatch {
+        name: req.name.map(|n| n.trim().to_string()),
+        kind: req.kind,
+    };
+    Ok(axum::Json(st.store.unit_update(&scope, &caller.actor(), &code, &patch).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveUnit {
+    parent_code: String,
+}
+
+/// Moves a unit (with its subtree) below another parent.
+#[utoipa::path(post, path = "/api/v1/units/{code}/move", tag = "territory", params(("code" = String, Path)),
+    request_body = MoveUnit, responses((status = 200, body = Unit), (status = 422, body = ErrorBody)))]
+pub async fn move_unit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(req): Json<MoveUnit>,
+) -> ApiResult<axum::Json<Unit>> {
+    let scope = caller.require(TerritoryWrite)?;
+    let levels = &st.config.levels;
+    Ok(axum::Json(st.store.unit_move(&scope, &caller.actor(), levels, &code, &req.parent_code).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireUnit {
+    /// YYYY-MM-DD; today when absent.
+    valid_to: Option<String>,
+}
+
+/// Retires a unit (it has no active children). Units are never deleted.
+#[utoipa::path(post, path = "/api/v1/units/{code}/retire", tag = "territory", params(("code" = String, Path)),
+    request_body = RetireUnit, responses((status = 200, body = Unit), (status = 409, body = ErrorBody)))]
+pub async fn retire(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(req): Json<RetireUnit>,
+) -> ApiResult<axum::Json<Unit>> {
+    let scope = caller.require(TerritoryWrite)?;
+    check_date("valid_to", &req.valid_to)?;
+    let valid_to = req.valid_to.unwrap_or_else(|| st.config.today(st.clock.now_ms()));
+    Ok(axum::Json(st.store.unit_retire(&scope, &caller.actor(), &code, &valid_to).await?))
+}
+
+/// Every recorded state of a unit, oldest first.
+#[utoipa::path(get, path = "/api/v1/units/{code}/history", tag = "territory", params(("code" = String, Path)),
+    responses((status = 200, body = Items<UnitChange>), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<Items<UnitChange>>> {
+    let scope = caller.require(TerritoryRead)?;
+    Ok(axum::Json(st.store.unit_history(&scope, &code).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportDone {
+    imported: u64,
+}
+
+/// Imports units from a CSV or .xlsx body (columns code, name, parent_code, level; optional kind,
+/// valid_from), all or nothing. A rejection lists the first errors and a report id.
+#[utoipa::path(post, path = "/api/v1/units/import", tag = "territory",
+    request_body(content = Vec<u8>, content_type = "text/csv"),
+    responses((status = 200, body = ImportDone), (status = 422, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn import(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<axum::Json<ImportDone>> {
+    let scope = caller.require(TerritoryWrite)?;
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let kind = FileKind::detect(ct, None).ok_or_else(|| {
+        ApiError::new("unsupported_media_type").msg(format!("send text/csv or {}", territory_file::XLSX_MIME))
+    })?;
+    let rows = tokio::task::spawn_blocking(move || territory_file::parse(kind, &body))
+        .await
+        .map_err(|_| ApiError::new("internal_error"))??;
+    let noop = |_| {};
+    match st.store.unit_import(&scope, &caller.actor(), &st.config.levels, rows, &noop).await {
+        Ok(n) => Ok(axum::Json(ImportDone { imported: n })),
+        Err(StoreError::ImportRejected(errors)) => {
+            let report_id = crate::auth::random_token()[..24].to_string();
+            let csv = territory_file::error_report_csv(&errors);
+            st.store.import_report_save(&report_id, Some(caller.user.id), &csv).await?;
+            let inline: Vec<serde_json::Value> = errors
+                .iter()
+                .take(INLINE_ERRORS)
+                .map(|e| {
+                    let zh = crate::error::CATALOGUE.iter().find(|(c, ..)| *c == e.error).map(|(.., zh)| *zh);
+                    serde_json::json!({"row": e.row, "code": e.code, "error": e.error, "message": e.message, "message_zh": zh})
+                })
+                .collect();
+            Err(ApiError::new("import_rejected").details(serde_json::json!({
+                "error_count": errors.len(),
+                "errors": inline,
+                "report_id": report_id,
+            })))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The full row-by-row error report of a rejected import, as CSV.
+#[utoipa::path(get, path = "/api/v1/units/import/reports/{report_id}", tag = "territory",
+    params(("report_id" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+pub async fn import_report(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(report_id): Path<String>,
+) -> ApiResult<Response> {
+    let csv = st.store.import_report_get(&report_id, Some(caller.user.id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"import-errors-{report_id}.csv\"")),
+        ],
+        csv,
+    )
+        .into_response())
+}

@@ -90,15 +90,16 @@ impl Levels {
     ) -> Result<(), DomainError> {
         let idx = self.index_of(level)?;
         let lvl = &self.0[idx];
+        if let Some((_, parent_level)) = parent
+            && idx <= self.index_of(parent_level)?
+        {
+            return Err(DomainError::LevelOutOfOrder {
+                parent: parent_level.to_string(),
+                child: level.to_string(),
+            });
+        }
         check_code_shape(code, lvl)?;
-        if let Some((parent_code, parent_level)) = parent {
-            let pidx = self.index_of(parent_level)?;
-            if idx <= pidx {
-                return Err(DomainError::LevelOutOfOrder {
-                    parent: parent_level.to_string(),
-                    child: level.to_string(),
-                });
-            }
+        if let Some((parent_code, _)) = parent {
             if lvl.code_extends_parent && !code.starts_with(parent_code) {
                 return Err(DomainError::BadCodeFormat {
                     code: code.to_string(),

@@ -116,9 +116,17 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, ApiError> {
     };
     let mut rows = Vec::new();
     let mut cells: Vec<String> = Vec::with_capacity(6);
+    // Line numbers as a spreadsheet shows them, blank lines included (the csv reader skips them).
+    let (mut seen_byte, mut line) = (0usize, 1u64);
     for rec in records {
         let rec = rec.map_err(|e| ApiError::field("file", format!("unreadable CSV: {e}")))?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(rows.len() as u64 + 2);
+        let mut start = rec.position().map(|p| p.byte() as usize).unwrap_or(seen_byte);
+        // a record's position may include the blank lines skipped before it
+        while matches!(text.as_bytes().get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        line += text.as_bytes()[seen_byte..start.max(seen_byte)].iter().filter(|b| **b == b'\n').count() as u64;
+        seen_byte = start.max(seen_byte);
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }

@@ -8,6 +8,7 @@ mod migrate;
 mod postgres;
 mod queries;
 mod sqlite;
+pub mod testing;
 mod types;
 
 pub use error::{StoreError, StoreResult};

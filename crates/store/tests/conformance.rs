@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sqlx::Connection;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use wangge_domain::audit::{Actor, AuditEvent, ChainVerifier};
 use wangge_domain::clock::{Clock, ManualClock};
 use wangge_domain::import::ImportRow;
@@ -22,8 +20,6 @@ struct Db {
     _dir: Option<tempfile::TempDir>,
 }
 
-static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
-
 /// A fresh, empty store on every configured backend.
 async fn backends() -> Vec<Db> {
     let mut out = Vec::new();
@@ -33,19 +29,7 @@ async fn backends() -> Vec<Db> {
     let store = wangge_store::open(&url, clock.clone()).await.unwrap();
     out.push(Db { name: "sqlite", store, clock, _dir: Some(dir) });
     if let Ok(base) = std::env::var("WANGGE_TEST_DATABASE_URL") {
-        let schema = format!(
-            "conf_{}_{}_{}",
-            std::process::id(),
-            SCHEMA_SEQ.fetch_add(1, Ordering::SeqCst),
-            T0 % 1000
-        );
-        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let url = wangge_store::testing::fresh_pg_schema(&base, "conf").await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let store = wangge_store::open(&url, clock.clone()).await.unwrap();
         out.push(Db { name: "postgres", store, clock, _dir: None });

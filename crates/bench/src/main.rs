@@ -1,0 +1,101 @@
+//! `wangge-bench`: synthetic national territory lists and measurements against a loaded store.
+//! See BENCHMARKS.md at the top of the repository for how it is used and the results.
+
+mod synth;
+mod latency;
+mod phases;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "wangge-bench", about = "Benchmarks of Wangge")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic national list of units as CSV (code,name,parent_code,level).
+    GenUnits {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 340)]
+        cities: usize,
+        #[arg(long, default_value_t = 3_000)]
+        counties: usize,
+        #[arg(long, default_value_t = 41_000)]
+        towns: usize,
+        #[arg(long, default_value_t = 620_000)]
+        villages: usize,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+    },
+    /// Time `Store::unit_children` for random parents of every level of a loaded database.
+    ChildrenLatency {
+        /// sqlite:///path/wangge.db or postgres://…
+        #[arg(long)]
+        database_url: String,
+        /// Timed calls per level.
+        #[arg(long, default_value_t = 2_000)]
+        samples: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Run the steps of `wangge import units FILE` one by one, with their time and memory.
+    ImportPhases {
+        #[arg(long)]
+        database_url: String,
+        /// Data directory holding wangge.toml (levels); default: the SQLite file's directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::GenUnits { out, cities, counties, towns, villages, seed } => {
+            let opts = synth::GenOptions { cities, counties, towns, villages, seed };
+            let started = std::time::Instant::now();
+            let c = synth::generate_file(&opts, &out)?;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!("wrote {} ({:.1} MiB) in {:.1} s, seed {seed}", out.display(), size as f64 / (1 << 20) as f64, started.elapsed().as_secs_f64());
+            println!("province {:>8}", c.provinces);
+            println!("city     {:>8}", c.cities);
+            println!("county   {:>8}", c.counties);
+            println!("town     {:>8}", c.towns);
+            println!("village  {:>8}", c.villages);
+            println!("total    {:>8}", c.total());
+        }
+        Command::ChildrenLatency { database_url, samples, seed } => {
+            latency::run(&latency::LatencyOptions { database_url, samples, seed }).await?;
+        }
+        Command::ImportPhases { database_url, data_dir, file } => {
+            let data_dir = data_dir.or_else(|| phases::data_dir_of(&database_url));
+            phases::run(&phases::PhaseOptions { database_url, data_dir, file }).await?;
+        }
+    }
+    Ok(())
+}

@@ -13,33 +13,133 @@ use wangge_store::NewUser;
 /// The password of every demo user except `admin`.
 pub const DEMO_PASSWORD: &str = "Demo#2026";
 
-const TOWNS: &[(&str, &str, &str, &[(&str, &str)])] = &[
-    ("320831001", "黎城街道", "street", &[
-        ("001", "城南社区"), ("002", "城北社区"), ("003", "荷花社区"), ("004", "金湖路社区"),
-        ("201", "新港村"), ("202", "衡阳村"),
-    ]),
-    ("320831002", "戴楼街道", "street", &[("001", "戴楼社区"), ("201", "草泽村"), ("202", "淮胜村")]),
-    ("320831003", "金北街道", "street", &[("001", "金北社区"), ("201", "白马湖村"), ("202", "官塘村")]),
-    ("320831100", "银涂镇", "town", &[
-        ("001", "银涂社区"), ("201", "高邮湖村"), ("202", "草荡村"), ("203", "沿河村"),
-    ]),
-    ("320831101", "塔集镇", "town", &[("001", "塔集社区"), ("201", "八里村"), ("202", "高桥村")]),
-    ("320831102", "吕良镇", "town", &[("001", "吕良社区"), ("201", "夹沟村"), ("202", "护国村")]),
-    ("320831103", "前锋镇", "town", &[("001", "前锋社区"), ("201", "中心村"), ("202", "新河村")]),
-    ("320831104", "陈桥镇", "town", &[("001", "陈桥社区"), ("201", "永丰村"), ("202", "卞塘村")]),
+/// (code, name, kind, [(village sequence, name)])
+type Town = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const TOWNS: &[Town] = &[
+    (
+        "320831001",
+        "黎城街道",
+        "street",
+        &[
+            ("001", "城南社区"),
+            ("002", "城北社区"),
+            ("003", "荷花社区"),
+            ("004", "金湖路社区"),
+            ("201", "新港村"),
+            ("202", "衡阳村"),
+        ],
+    ),
+    (
+        "320831002",
+        "戴楼街道",
+        "street",
+        &[("001", "戴楼社区"), ("201", "草泽村"), ("202", "淮胜村")],
+    ),
+    (
+        "320831003",
+        "金北街道",
+        "street",
+        &[("001", "金北社区"), ("201", "白马湖村"), ("202", "官塘村")],
+    ),
+    (
+        "320831100",
+        "银涂镇",
+        "town",
+        &[
+            ("001", "银涂社区"),
+            ("201", "高邮湖村"),
+            ("202", "草荡村"),
+            ("203", "沿河村"),
+        ],
+    ),
+    (
+        "320831101",
+        "塔集镇",
+        "town",
+        &[("001", "塔集社区"), ("201", "八里村"), ("202", "高桥村")],
+    ),
+    (
+        "320831102",
+        "吕良镇",
+        "town",
+        &[("001", "吕良社区"), ("201", "夹沟村"), ("202", "护国村")],
+    ),
+    (
+        "320831103",
+        "前锋镇",
+        "town",
+        &[("001", "前锋社区"), ("201", "中心村"), ("202", "新河村")],
+    ),
+    (
+        "320831104",
+        "陈桥镇",
+        "town",
+        &[("001", "陈桥社区"), ("201", "永丰村"), ("202", "卞塘村")],
+    ),
 ];
 
 /// (username, display name, role, unit code)
 const USERS: &[(&str, &str, Role, &str)] = &[
-    ("leader.county", "县指挥中心 王主任", Role::CenterLeader, "320831"),
-    ("operator.town", "黎城街道指挥中心 李敏", Role::CenterOperator, "320831001"),
-    ("dept.handler", "县城管局 赵强", Role::DepartmentHandler, "320831"),
-    ("head.grid", "城南社区第一网格 网格长 陈芳", Role::GridHead, "320831001001001"),
-    ("worker.full", "专职网格员 刘洋", Role::GridWorkerFull, "320831001001001"),
-    ("worker.part", "兼职网格员 孙丽", Role::GridWorkerPart, "320831001001001"),
-    ("instructor", "网格指导员 周杰", Role::GridInstructor, "320831001001001"),
-    ("head.micro", "微网格长 吴霞", Role::MicroGridHead, "32083100100100101"),
-    ("volunteer", "志愿者 郑伟", Role::Volunteer, "32083100100100101"),
+    (
+        "leader.county",
+        "县指挥中心 王主任",
+        Role::CenterLeader,
+        "320831",
+    ),
+    (
+        "operator.town",
+        "黎城街道指挥中心 李敏",
+        Role::CenterOperator,
+        "320831001",
+    ),
+    (
+        "dept.handler",
+        "县城管局 赵强",
+        Role::DepartmentHandler,
+        "320831",
+    ),
+    (
+        "head.grid",
+        "城南社区第一网格 网格长 陈芳",
+        Role::GridHead,
+        "320831001001001",
+    ),
+    (
+        "worker.full",
+        "专职网格员 刘洋",
+        Role::GridWorkerFull,
+        "320831001001001",
+    ),
+    (
+        "worker.part",
+        "兼职网格员 孙丽",
+        Role::GridWorkerPart,
+        "320831001001001",
+    ),
+    (
+        "instructor",
+        "网格指导员 周杰",
+        Role::GridInstructor,
+        "320831001001001",
+    ),
+    (
+        "head.micro",
+        "微网格长 吴霞",
+        Role::MicroGridHead,
+        "32083100100100101",
+    ),
+    (
+        "volunteer",
+        "志愿者 郑伟",
+        Role::Volunteer,
+        "32083100100100101",
+    ),
     ("resident", "居民 钱红", Role::Resident, "320831001001001"),
 ];
 
@@ -60,19 +160,57 @@ fn rows() -> Vec<ImportRow> {
     add("3208".into(), "淮安市".into(), "32", "city", "city");
     add("320831".into(), "金湖县".into(), "3208", "county", "county");
     for (town, town_name, kind, villages) in TOWNS {
-        add(town.to_string(), town_name.to_string(), "320831", "town", kind);
+        add(
+            town.to_string(),
+            town_name.to_string(),
+            "320831",
+            "town",
+            kind,
+        );
         for (seq, name) in *villages {
-            let kind = if seq.starts_with('0') || seq.starts_with('1') { "community" } else { "village" };
-            add(format!("{town}{seq}"), name.to_string(), town, "village", kind);
+            let kind = if seq.starts_with('0') || seq.starts_with('1') {
+                "community"
+            } else {
+                "village"
+            };
+            add(
+                format!("{town}{seq}"),
+                name.to_string(),
+                town,
+                "village",
+                kind,
+            );
         }
     }
     // Grids of 城南社区, and micro-grids of its first grid.
-    for (seq, name) in [("001", "第一网格"), ("002", "第二网格"), ("003", "第三网格")] {
-        add(format!("320831001001{seq}"), format!("城南社区{name}"), "320831001001", "grid", "basic");
+    for (seq, name) in [
+        ("001", "第一网格"),
+        ("002", "第二网格"),
+        ("003", "第三网格"),
+    ] {
+        add(
+            format!("320831001001{seq}"),
+            format!("城南社区{name}"),
+            "320831001001",
+            "grid",
+            "basic",
+        );
     }
-    add("320831001001901".into(), "金湖县实验小学专属网格".into(), "320831001001", "grid", "school");
+    add(
+        "320831001001901".into(),
+        "金湖县实验小学专属网格".into(),
+        "320831001001",
+        "grid",
+        "school",
+    );
     for m in 1..=4 {
-        add(format!("3208310010010010{m}"), format!("城南社区第一网格第{m}微网格"), "320831001001001", "micro_grid", "basic");
+        add(
+            format!("3208310010010010{m}"),
+            format!("城南社区第一网格第{m}微网格"),
+            "320831001001001",
+            "micro_grid",
+            "basic",
+        );
     }
     out
 }
@@ -84,7 +222,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
         .unit_import(&Scope::All, &actor, &state.config.levels, rows(), &|_| {})
         .await?;
     let hash = hash_password(DEMO_PASSWORD)?;
-    println!("Demo data: {n} territory units of 金湖县 (320831). Demo users, all with the password {DEMO_PASSWORD}:");
+    println!(
+        "Demo data: {n} territory units of 金湖县 (320831). Demo users, all with the password {DEMO_PASSWORD}:"
+    );
     for (i, (username, display_name, role, unit)) in USERS.iter().enumerate() {
         let user = store
             .user_create(
@@ -97,7 +237,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 },
             )
             .await?;
-        store.grant_add(&Scope::All, &actor, user.id, *role, Some(unit)).await?;
+        store
+            .grant_add(&Scope::All, &actor, user.id, *role, Some(unit))
+            .await?;
         println!("  {username:<14} {:<22} @ {unit}", role.key());
     }
     Ok(())
@@ -112,7 +254,12 @@ mod tests {
     fn demo_tree_is_a_valid_import() {
         let rows = rows();
         let n = rows.len();
-        let ok = wangge_domain::import::validate_import(rows, &Levels::default_levels(), &|_| None, true);
+        let ok = wangge_domain::import::validate_import(
+            rows,
+            &Levels::default_levels(),
+            &|_| None,
+            true,
+        );
         assert_eq!(ok.map(|r| r.len()), Ok(n));
     }
 }

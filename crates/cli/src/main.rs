@@ -8,10 +8,19 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "wangge", version, about = "网格化服务管理平台 Wangge: grid-based community governance")]
+#[command(
+    name = "wangge",
+    version,
+    about = "网格化服务管理平台 Wangge: grid-based community governance"
+)]
 struct Cli {
     /// Data directory (SQLite database, configuration `wangge.toml`).
-    #[arg(long, global = true, default_value = "./wangge-data", env = "WANGGE_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./wangge-data",
+        env = "WANGGE_DATA_DIR"
+    )]
     data_dir: PathBuf,
     /// Use PostgreSQL instead of the embedded SQLite, e.g. postgres://user@127.0.0.1/wangge
     #[arg(long, global = true, env = "WANGGE_DATABASE_URL")]
@@ -73,7 +82,8 @@ enum UserAction {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WANGGE_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -101,21 +111,30 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             env.ensure_admin(None).await?;
             env.serve(&listen).await?;
         }
-        Command::Demo { listen, admin_password } => {
+        Command::Demo {
+            listen,
+            admin_password,
+        } => {
             let pw = admin_password.or_else(|| std::env::var("WANGGE_ADMIN_PASSWORD").ok());
             if env.state.store.user_count().await? == 0 {
                 env.ensure_admin(pw).await?;
-                demo::seed(&env.state).await.context("seeding the demo data")?;
+                demo::seed(&env.state)
+                    .await
+                    .context("seeding the demo data")?;
             } else {
                 println!("The data directory already holds data; serving it without re-seeding.");
             }
             env.serve(&listen).await?;
         }
-        Command::Import { what: ImportWhat::Units { file, report } } => {
+        Command::Import {
+            what: ImportWhat::Units { file, report },
+        } => {
             return setup::import_units(&env.state, &file, &report).await;
         }
         Command::Check => return setup::check(&env.state).await,
-        Command::User { action: UserAction::ResetPassword { username, password } } => {
+        Command::User {
+            action: UserAction::ResetPassword { username, password },
+        } => {
             setup::reset_password(&env.state, &username, password).await?;
         }
     }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use wangge_domain::audit::{Actor, ChainVerifier};
 use wangge_domain::clock::{Clock, SystemClock};
 use wangge_domain::roles::{Role, Scope};
+use wangge_server::AppState;
 use wangge_server::auth::hash_password;
 use wangge_server::config::Config;
 use wangge_server::territory_file::{self, FileKind};
-use wangge_server::AppState;
 use wangge_store::{ImportStage, NewUser, StoreError, UserPatch};
 
 pub struct Env {
@@ -21,7 +21,8 @@ pub struct Env {
 
 impl Env {
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Env> {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         let config = Config::load(data_dir)?;
         let url = match database_url {
             Some(u) => u.to_string(),
@@ -30,8 +31,23 @@ impl Env {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = wangge_store::open(&url, clock.clone())
             .await
-            .with_context(|| format!("opening the {} database", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" }))?;
-        Ok(Env { state: AppState { store, config: Arc::new(config), clock } })
+            .with_context(|| {
+                format!(
+                    "opening the {} database",
+                    if url.starts_with("sqlite") {
+                        "SQLite"
+                    } else {
+                        "PostgreSQL"
+                    }
+                )
+            })?;
+        Ok(Env {
+            state: AppState {
+                store,
+                config: Arc::new(config),
+                clock,
+            },
+        })
     }
 
     /// On first run, creates `admin` (system administrator everywhere).
@@ -62,7 +78,9 @@ impl Env {
                 },
             )
             .await?;
-        store.grant_add(&Scope::All, &actor, admin.id, Role::SystemAdmin, None).await?;
+        store
+            .grant_add(&Scope::All, &actor, admin.id, Role::SystemAdmin, None)
+            .await?;
         if generated {
             println!("Created the administrator `admin` with the password: {password}");
             println!("(shown only this once; change it after logging in)");
@@ -77,7 +95,11 @@ impl Env {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
-        println!("Wangge is running on {} ({}) at http://{addr}/", self.state.store.backend(), env!("CARGO_PKG_VERSION"));
+        println!(
+            "Wangge is running on {} ({}) at http://{addr}/",
+            self.state.store.backend(),
+            env!("CARGO_PKG_VERSION")
+        );
         println!("API docs: http://{addr}/api/docs   mobile: http://{addr}/m/");
         wangge_server::serve(self.state.clone(), listener).await
     }
@@ -89,11 +111,21 @@ pub fn random_password() -> String {
     format!("Wg#{}", hex::encode(b))
 }
 
-pub async fn import_units(state: &AppState, file: &Path, report: &Path) -> anyhow::Result<ExitCode> {
+pub async fn import_units(
+    state: &AppState,
+    file: &Path,
+    report: &Path,
+) -> anyhow::Result<ExitCode> {
     let kind = FileKind::detect(None, file.to_str())
         .ok_or_else(|| anyhow::anyhow!("{}: the file must end in .csv or .xlsx", file.display()))?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let rows = territory_file::parse(kind, &bytes).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message.unwrap_or_else(|| e.code.into())))?;
+    let rows = territory_file::parse(kind, &bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            e.message.unwrap_or_else(|| e.code.into())
+        )
+    })?;
     drop(bytes);
     let bar = ProgressBar::new(rows.len() as u64);
     bar.set_style(
@@ -110,17 +142,27 @@ pub async fn import_units(state: &AppState, file: &Path, report: &Path) -> anyho
     };
     let started = std::time::Instant::now();
     let actor = Actor::system("cli");
-    match state.store.unit_import(&Scope::All, &actor, &state.config.levels, rows, &progress).await {
+    match state
+        .store
+        .unit_import(&Scope::All, &actor, &state.config.levels, rows, &progress)
+        .await
+    {
         Ok(n) => {
             bar.finish_with_message("done");
-            println!("Imported {n} units in {:.1} s.", started.elapsed().as_secs_f64());
+            println!(
+                "Imported {n} units in {:.1} s.",
+                started.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(StoreError::ImportRejected(errors)) => {
             bar.abandon_with_message("rejected");
             std::fs::write(report, territory_file::error_report_csv(&errors))
                 .with_context(|| format!("writing {}", report.display()))?;
-            eprintln!("Nothing was imported: {} rows have errors. The first ones:", errors.len());
+            eprintln!(
+                "Nothing was imported: {} rows have errors. The first ones:",
+                errors.len()
+            );
             for e in errors.iter().take(10) {
                 eprintln!("  row {}: {} ({}) {}", e.row, e.error, e.code, e.message);
             }
@@ -142,7 +184,10 @@ pub async fn check(state: &AppState) -> anyhow::Result<ExitCode> {
         }
         for e in &page {
             if let Err(b) = v.check(e) {
-                println!("audit chain BROKEN at entry {}: {} ({} entries verified before it)", b.seq, b.reason, v.checked);
+                println!(
+                    "audit chain BROKEN at entry {}: {} ({} entries verified before it)",
+                    b.seq, b.reason, v.checked
+                );
                 return Ok(ExitCode::from(1));
             }
             after = e.seq;
@@ -152,7 +197,11 @@ pub async fn check(state: &AppState) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn reset_password(state: &AppState, username: &str, password: Option<String>) -> anyhow::Result<()> {
+pub async fn reset_password(
+    state: &AppState,
+    username: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
     let store = &state.store;
     let Some((user, _)) = store.user_credentials(username).await? else {
         bail!("no user named {username}");
@@ -161,13 +210,28 @@ pub async fn reset_password(state: &AppState, username: &str, password: Option<S
         Some(p) => (p, false),
         None => (random_password(), true),
     };
-    state.config.password_policy.check(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    state
+        .config
+        .password_policy
+        .check(&password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let actor = Actor::system("cli");
-    store.user_set_password(&actor, user.id, &hash_password(&password)?).await?;
+    store
+        .user_set_password(&actor, user.id, &hash_password(&password)?)
+        .await?;
     store.sessions_delete_for_user(user.id).await?;
     store.login_failures_clear(username).await?;
     if user.disabled {
-        store.user_update(&actor, user.id, &UserPatch { disabled: Some(false), ..Default::default() }).await?;
+        store
+            .user_update(
+                &actor,
+                user.id,
+                &UserPatch {
+                    disabled: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await?;
     }
     if generated {
         println!("New password of {username}: {password}");

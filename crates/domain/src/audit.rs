@@ -167,7 +167,18 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let detail_json = format!("{{\"n\":{seq}}}");
-                let hash = entry_hash(&prev, seq, 1000 + seq, Some(1), "admin", "unit.create", "unit", "32", "127.0.0.1", &detail_json);
+                let hash = entry_hash(
+                    &prev,
+                    seq,
+                    1000 + seq,
+                    Some(1),
+                    "admin",
+                    "unit.create",
+                    "unit",
+                    "32",
+                    "127.0.0.1",
+                    &detail_json,
+                );
                 let e = AuditEntry {
                     seq,
                     at: 1000 + seq,

@@ -17,7 +17,10 @@ pub enum DomainError {
     #[error("{field}: {reason}")]
     Validation { field: String, reason: String },
     #[error("password must have at least {min_length} characters of {min_classes} kinds")]
-    PasswordPolicy { min_length: usize, min_classes: usize },
+    PasswordPolicy {
+        min_length: usize,
+        min_classes: usize,
+    },
 }
 
 impl DomainError {

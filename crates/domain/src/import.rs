@@ -64,11 +64,19 @@ pub fn validate_import(
             err(r, "validation_failed", "code is empty".into());
         } else if in_file.contains_key(r.code.as_str()) {
             let first = rows[in_file[r.code.as_str()]].row;
-            err(r, "duplicate_code", format!("code {} already on row {first}", r.code));
+            err(
+                r,
+                "duplicate_code",
+                format!("code {} already on row {first}", r.code),
+            );
         } else {
             in_file.insert(r.code.as_str(), i);
             if existing(&r.code).is_some() {
-                err(r, "duplicate_code", format!("code {} already exists", r.code));
+                err(
+                    r,
+                    "duplicate_code",
+                    format!("code {} already exists", r.code),
+                );
             }
         }
         if let Err(e) = check_name(&r.name) {
@@ -82,7 +90,11 @@ pub fn validate_import(
         if let Some(d) = &r.valid_from
             && !crate::clock::is_valid_date(d)
         {
-            err(r, "validation_failed", format!("valid_from `{d}` is not a YYYY-MM-DD date"));
+            err(
+                r,
+                "validation_failed",
+                format!("valid_from `{d}` is not a YYYY-MM-DD date"),
+            );
         }
     }
 
@@ -93,11 +105,19 @@ pub fn validate_import(
             Some((rows[pi].level.clone(), None))
         } else if let Some(p) = existing(&r.parent_code).filter(|p| p.writable) {
             if p.retired {
-                err(r, "unit_retired", format!("parent {} is retired", r.parent_code));
+                err(
+                    r,
+                    "unit_retired",
+                    format!("parent {} is retired", r.parent_code),
+                );
             }
             Some((p.level, Some(p.retired)))
         } else {
-            err(r, "unknown_parent", format!("parent {} not found", r.parent_code));
+            err(
+                r,
+                "unknown_parent",
+                format!("parent {} not found", r.parent_code),
+            );
             continue;
         };
         if parent.is_none() && !may_create_roots {
@@ -107,7 +127,9 @@ pub fn validate_import(
         let placement = levels.check_placement(
             &r.code,
             &r.level,
-            parent.as_ref().map(|(lvl, _)| (r.parent_code.as_str(), lvl.as_str())),
+            parent
+                .as_ref()
+                .map(|(lvl, _)| (r.parent_code.as_str(), lvl.as_str())),
         );
         if let Err(e) = placement {
             // an unknown parent level was already reported on the parent's own row
@@ -199,8 +221,16 @@ mod tests {
     #[test]
     fn parents_outside_scope_or_retired_and_roots_are_refused() {
         let existing = |c: &str| match c {
-            "320831" => Some(ExistingUnit { level: "county".into(), writable: false, retired: false }),
-            "320832" => Some(ExistingUnit { level: "county".into(), writable: true, retired: true }),
+            "320831" => Some(ExistingUnit {
+                level: "county".into(),
+                writable: false,
+                retired: false,
+            }),
+            "320832" => Some(ExistingUnit {
+                level: "county".into(),
+                writable: true,
+                retired: true,
+            }),
             _ => None,
         };
         let rows = vec![
@@ -210,6 +240,13 @@ mod tests {
         ];
         let errs = validate_import(rows, &Levels::default_levels(), &existing, false).unwrap_err();
         let got: Vec<(u64, &str)> = errs.iter().map(|e| (e.row, e.error.as_str())).collect();
-        assert_eq!(got, [(2, "unknown_parent"), (3, "unit_retired"), (4, "unknown_parent")]);
+        assert_eq!(
+            got,
+            [
+                (2, "unknown_parent"),
+                (3, "unit_retired"),
+                (4, "unknown_parent")
+            ]
+        );
     }
 }

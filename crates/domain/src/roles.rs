@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn scope_follows_role_permissions() {
-        let grants = vec![g(Role::Resident, Some("/1/2/")), g(Role::CenterOperator, Some("/1/5/"))];
+        let grants = vec![
+            g(Role::Resident, Some("/1/2/")),
+            g(Role::CenterOperator, Some("/1/5/")),
+        ];
         assert_eq!(
             Scope::for_permission(&grants, Permission::TerritoryRead),
             Scope::Subtrees(vec!["/1/2/".into(), "/1/5/".into()])
@@ -204,13 +207,19 @@ mod tests {
 
     #[test]
     fn nested_grants_fold_and_admin_is_global() {
-        let grants = vec![g(Role::GridHead, Some("/1/2/3/")), g(Role::CenterLeader, Some("/1/2/"))];
+        let grants = vec![
+            g(Role::GridHead, Some("/1/2/3/")),
+            g(Role::CenterLeader, Some("/1/2/")),
+        ];
         assert_eq!(
             Scope::for_permission(&grants, Permission::TerritoryWrite),
             Scope::Subtrees(vec!["/1/2/".into()])
         );
         let admin = vec![g(Role::SystemAdmin, None)];
-        assert_eq!(Scope::for_permission(&admin, Permission::AuditRead), Scope::All);
+        assert_eq!(
+            Scope::for_permission(&admin, Permission::AuditRead),
+            Scope::All
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{HeaderMap, Method, request::Parts};
 use rand::RngCore;
@@ -31,7 +31,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -53,7 +57,11 @@ pub fn sha256_hex(s: &str) -> String {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The client address: the socket peer (a proxy in front should be configured to pass it).
@@ -182,14 +190,22 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             let cookie = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(unauth)?;
             let id_hash = sha256_hex(&cookie);
-            let s = state.store.session_get(&id_hash).await?.ok_or_else(unauth)?;
+            let s = state
+                .store
+                .session_get(&id_hash)
+                .await?
+                .ok_or_else(unauth)?;
             if now - s.last_seen_at > state.config.session_idle_ms {
                 state.store.session_delete(&id_hash).await?;
                 return Err(unauth().msg("session expired"));
             }
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             if !safe {
-                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 if !constant_time_eq(sent, &s.csrf_token) {
                     return Err(ApiError::new("csrf_failed"));
                 }
@@ -198,14 +214,25 @@ impl FromRequestParts<AppState> for Caller {
             if now - s.last_seen_at > 15_000 {
                 state.store.session_touch(&id_hash, now).await?;
             }
-            (s.user_id, Via::Session { id_hash, csrf_token: s.csrf_token })
+            (
+                s.user_id,
+                Via::Session {
+                    id_hash,
+                    csrf_token: s.csrf_token,
+                },
+            )
         };
         let user = state.store.user_get(user_id).await.map_err(|_| unauth())?;
         if user.disabled {
             return Err(unauth());
         }
         let grants = state.store.grants_of(user.id).await?;
-        Ok(Caller { user, grants, via, ip })
+        Ok(Caller {
+            user,
+            grants,
+            via,
+            ip,
+        })
     }
 }
 

@@ -91,7 +91,8 @@ impl Config {
         if !file.exists() {
             return Ok(Config::default());
         }
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
         Config::parse(&text).with_context(|| format!("in {}", file.display()))
     }
 
@@ -101,13 +102,26 @@ impl Config {
 
     fn from_file_config(f: FileConfig) -> anyhow::Result<Config> {
         let s = f.security;
-        anyhow::ensure!(s.password_min_length >= 6, "password_min_length must be at least 6");
-        anyhow::ensure!((1..=4).contains(&s.password_min_classes), "password_min_classes must be 1-4");
-        anyhow::ensure!(s.lockout_threshold >= 1, "lockout_threshold must be at least 1");
+        anyhow::ensure!(
+            s.password_min_length >= 6,
+            "password_min_length must be at least 6"
+        );
+        anyhow::ensure!(
+            (1..=4).contains(&s.password_min_classes),
+            "password_min_classes must be 1-4"
+        );
+        anyhow::ensure!(
+            s.lockout_threshold >= 1,
+            "lockout_threshold must be at least 1"
+        );
         anyhow::ensure!(s.lockout_minutes >= 1, "lockout_minutes must be at least 1");
-        anyhow::ensure!(s.session_idle_minutes >= 1, "session_idle_minutes must be at least 1");
+        anyhow::ensure!(
+            s.session_idle_minutes >= 1,
+            "session_idle_minutes must be at least 1"
+        );
         let tz_name = f.time_zone.unwrap_or_else(|| "Asia/Shanghai".into());
-        let time_zone = jiff::tz::TimeZone::get(&tz_name).with_context(|| format!("unknown time zone {tz_name}"))?;
+        let time_zone = jiff::tz::TimeZone::get(&tz_name)
+            .with_context(|| format!("unknown time zone {tz_name}"))?;
         let levels = match f.levels {
             Some(l) => Levels::new(l)?,
             None => Levels::default_levels(),
@@ -142,7 +156,8 @@ mod tests {
         assert_eq!(c.lockout_threshold, 5);
         assert_eq!(c.session_idle_ms, 30 * 60_000);
         assert_eq!(c.levels.all().len(), 7);
-        let c = Config::parse("[security]\nlockout_threshold = 3\nsession_idle_minutes = 10\n").unwrap();
+        let c = Config::parse("[security]\nlockout_threshold = 3\nsession_idle_minutes = 10\n")
+            .unwrap();
         assert_eq!(c.lockout_threshold, 3);
         assert_eq!(c.session_idle_ms, 600_000);
         assert_eq!(c.password_policy.min_length, 8);

@@ -27,35 +27,145 @@ pub struct ErrorBody {
 /// Every error code the API answers with: HTTP status, English and Chinese message.
 pub const CATALOGUE: &[(&str, u16, &str, &str)] = &[
     ("unauthenticated", 401, "Please log in", "请先登录"),
-    ("invalid_credentials", 401, "Wrong username or password", "用户名或密码错误"),
-    ("account_locked", 423, "Too many failed logins; try again later", "登录失败次数过多，请稍后再试"),
-    ("csrf_failed", 403, "Missing or wrong CSRF token", "CSRF 校验失败"),
-    ("forbidden", 403, "Your roles do not allow this", "无权执行此操作"),
+    (
+        "invalid_credentials",
+        401,
+        "Wrong username or password",
+        "用户名或密码错误",
+    ),
+    (
+        "account_locked",
+        423,
+        "Too many failed logins; try again later",
+        "登录失败次数过多，请稍后再试",
+    ),
+    (
+        "csrf_failed",
+        403,
+        "Missing or wrong CSRF token",
+        "CSRF 校验失败",
+    ),
+    (
+        "forbidden",
+        403,
+        "Your roles do not allow this",
+        "无权执行此操作",
+    ),
     ("not_found", 404, "Not found", "未找到"),
     ("unit_not_found", 404, "Unit not found", "未找到该区划单元"),
     ("user_not_found", 404, "User not found", "未找到该用户"),
     ("grant_not_found", 404, "Grant not found", "未找到该授权"),
-    ("token_not_found", 404, "API token not found", "未找到该令牌"),
-    ("report_not_found", 404, "Import report not found", "未找到该导入报告"),
-    ("validation_failed", 422, "A field is invalid", "字段校验失败"),
-    ("password_policy", 422, "The password is too weak", "密码强度不足"),
-    ("duplicate_code", 409, "A unit with this code already exists", "代码已存在"),
-    ("unknown_parent", 422, "The parent unit does not exist", "上级单元不存在"),
-    ("bad_code_format", 422, "The code does not fit its level", "代码格式与层级不符"),
+    (
+        "token_not_found",
+        404,
+        "API token not found",
+        "未找到该令牌",
+    ),
+    (
+        "report_not_found",
+        404,
+        "Import report not found",
+        "未找到该导入报告",
+    ),
+    (
+        "validation_failed",
+        422,
+        "A field is invalid",
+        "字段校验失败",
+    ),
+    (
+        "password_policy",
+        422,
+        "The password is too weak",
+        "密码强度不足",
+    ),
+    (
+        "duplicate_code",
+        409,
+        "A unit with this code already exists",
+        "代码已存在",
+    ),
+    (
+        "unknown_parent",
+        422,
+        "The parent unit does not exist",
+        "上级单元不存在",
+    ),
+    (
+        "bad_code_format",
+        422,
+        "The code does not fit its level",
+        "代码格式与层级不符",
+    ),
     ("unknown_level", 422, "Unknown level", "未知层级"),
-    ("level_out_of_order", 422, "A unit's level must be below its parent's", "层级必须低于上级单元"),
+    (
+        "level_out_of_order",
+        422,
+        "A unit's level must be below its parent's",
+        "层级必须低于上级单元",
+    ),
     ("unit_retired", 409, "The unit is retired", "该单元已撤销"),
-    ("unit_has_children", 409, "Retire the active children first", "请先撤销其下级单元"),
-    ("move_into_own_subtree", 422, "A unit cannot move below itself", "不能移动到自身的下级"),
-    ("username_taken", 409, "The username is in use", "用户名已被占用"),
-    ("grant_exists", 409, "The user already has this grant", "该用户已有此授权"),
-    ("import_rejected", 422, "The import had errors; nothing was imported", "导入文件有错误，未导入任何数据"),
-    ("unsupported_media_type", 415, "Unsupported content type", "不支持的内容类型"),
-    ("payload_too_large", 413, "The request body is too large", "请求体过大"),
-    ("malformed_json", 400, "The body is not valid JSON", "请求体不是有效的 JSON"),
-    ("unknown_field", 400, "The body has an unknown field", "请求体包含未知字段"),
+    (
+        "unit_has_children",
+        409,
+        "Retire the active children first",
+        "请先撤销其下级单元",
+    ),
+    (
+        "move_into_own_subtree",
+        422,
+        "A unit cannot move below itself",
+        "不能移动到自身的下级",
+    ),
+    (
+        "username_taken",
+        409,
+        "The username is in use",
+        "用户名已被占用",
+    ),
+    (
+        "grant_exists",
+        409,
+        "The user already has this grant",
+        "该用户已有此授权",
+    ),
+    (
+        "import_rejected",
+        422,
+        "The import had errors; nothing was imported",
+        "导入文件有错误，未导入任何数据",
+    ),
+    (
+        "unsupported_media_type",
+        415,
+        "Unsupported content type",
+        "不支持的内容类型",
+    ),
+    (
+        "payload_too_large",
+        413,
+        "The request body is too large",
+        "请求体过大",
+    ),
+    (
+        "malformed_json",
+        400,
+        "The body is not valid JSON",
+        "请求体不是有效的 JSON",
+    ),
+    (
+        "unknown_field",
+        400,
+        "The body has an unknown field",
+        "请求体包含未知字段",
+    ),
     ("bad_parameter", 400, "A parameter is invalid", "参数无效"),
-    ("database_unavailable", 503, "The database cannot be reached", "数据库不可用"),
+    (
+        "database_unavailable",
+        503,
+        "The database cannot be reached",
+        "数据库不可用",
+    ),
     ("internal_error", 500, "Internal error", "服务器内部错误"),
 ];
 
@@ -111,10 +221,15 @@ impl IntoResponse for ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let details = match &e {
-            DomainError::PasswordPolicy { min_length, min_classes } => {
+            DomainError::PasswordPolicy {
+                min_length,
+                min_classes,
+            } => {
                 serde_json::json!({"min_length": min_length, "min_classes": min_classes})
             }
-            DomainError::Validation { field, reason } => serde_json::json!({"field": field, "reason": reason}),
+            DomainError::Validation { field, reason } => {
+                serde_json::json!({"field": field, "reason": reason})
+            }
             _ => serde_json::Value::Null,
         };
         ApiError::new(e.code()).msg(e.to_string()).details(details)
@@ -157,7 +272,10 @@ mod tests {
     #[test]
     fn every_code_is_snake_case_and_bilingual() {
         for (code, status, en, zh) in CATALOGUE {
-            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
             assert!((400..600).contains(status));
             assert!(!en.is_empty() && !zh.is_empty());
         }
@@ -165,7 +283,13 @@ mod tests {
 
     #[test]
     fn domain_codes_are_in_the_catalogue() {
-        for code in ["unknown_level", "bad_code_format", "level_out_of_order", "validation_failed", "password_policy"] {
+        for code in [
+            "unknown_level",
+            "bad_code_format",
+            "level_out_of_order",
+            "validation_failed",
+            "password_policy",
+        ] {
             assert!(CATALOGUE.iter().any(|(c, ..)| *c == code), "{code}");
         }
     }

@@ -23,14 +23,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 fn json_rejection(e: JsonRejection) -> ApiError {
     let text = e.body_text();
     match e {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new("unsupported_media_type")
-            .msg("expected Content-Type: application/json"),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new("unsupported_media_type").msg("expected Content-Type: application/json")
+        }
         JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
             ApiError::new("unknown_field").msg(text)
         }
         JsonRejection::JsonDataError(_) => ApiError::new("validation_failed").msg(text),
         JsonRejection::JsonSyntaxError(_) => ApiError::new("malformed_json").msg(text),
-        JsonRejection::BytesRejection(_) if text.contains("length limit") => ApiError::new("payload_too_large"),
+        JsonRejection::BytesRejection(_) if text.contains("length limit") => {
+            ApiError::new("payload_too_large")
+        }
         _ => ApiError::new("malformed_json").msg(text),
     }
 }

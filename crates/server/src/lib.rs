@@ -37,10 +37,15 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(import_limit))
         .route(
             "/api/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) }),
+            get(
+                move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
+            ),
         )
         .route("/api/docs", get(web::api_docs))
-        .route("/api/{*rest}", axum::routing::any(|| async { error::ApiError::new("not_found") }))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { error::ApiError::new("not_found") }),
+        )
         .fallback(get(web::static_or_index))
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
@@ -51,7 +56,10 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
@@ -60,8 +68,15 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Rejects oversized bodies early with a coded error (the import route may be larger).
-async fn import_limit(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let limit = if req.uri().path() == "/api/v1/units/import" { IMPORT_LIMIT } else { BODY_LIMIT };
+async fn import_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = if req.uri().path() == "/api/v1/units/import" {
+        IMPORT_LIMIT
+    } else {
+        BODY_LIMIT
+    };
     let len = req
         .headers()
         .get(header::CONTENT_LENGTH)

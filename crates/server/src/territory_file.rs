@@ -15,7 +15,12 @@ pub enum FileKind {
 impl FileKind {
     /// From a Content-Type header or a file name.
     pub fn detect(content_type: Option<&str>, file_name: Option<&str>) -> Option<FileKind> {
-        let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
+        let ct = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
         match ct {
             "text/csv" | "application/csv" => return Some(FileKind::Csv),
             XLSX_MIME => return Some(FileKind::Xlsx),
@@ -36,7 +41,10 @@ impl FileKind {
 const COLUMNS: &[(&str, &[&str])] = &[
     ("code", &["code", "代码", "区划代码", "编码"]),
     ("name", &["name", "名称", "单位名称"]),
-    ("parent_code", &["parent_code", "上级代码", "上级编码", "父级代码"]),
+    (
+        "parent_code",
+        &["parent_code", "上级代码", "上级编码", "父级代码"],
+    ),
     ("level", &["level", "层级", "级别"]),
     ("kind", &["kind", "类型", "类别"]),
     ("valid_from", &["valid_from", "生效日期"]),
@@ -51,13 +59,22 @@ impl Header {
         let mut idx = [None; 6];
         for (i, cell) in cells.iter().enumerate() {
             let c = cell.trim().trim_start_matches('\u{feff}').to_lowercase();
-            if let Some(k) = COLUMNS.iter().position(|(_, names)| names.contains(&c.as_str())) {
+            if let Some(k) = COLUMNS
+                .iter()
+                .position(|(_, names)| names.contains(&c.as_str()))
+            {
                 idx[k] = Some(i);
             }
         }
-        let missing: Vec<&str> = (0..4).filter(|k| idx[*k].is_none()).map(|k| COLUMNS[k].0).collect();
+        let missing: Vec<&str> = (0..4)
+            .filter(|k| idx[*k].is_none())
+            .map(|k| COLUMNS[k].0)
+            .collect();
         if !missing.is_empty() {
-            return Err(ApiError::field("header", format!("missing columns: {}", missing.join(", "))));
+            return Err(ApiError::field(
+                "header",
+                format!("missing columns: {}", missing.join(", ")),
+            ));
         }
         Ok(Header { idx })
     }
@@ -99,7 +116,10 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, ApiError> {
         Err(_) => {
             let (s, _, had_errors) = encoding_rs::GBK.decode(bytes);
             if had_errors {
-                return Err(ApiError::field("file", "the CSV is neither UTF-8 nor GBK text"));
+                return Err(ApiError::field(
+                    "file",
+                    "the CSV is neither UTF-8 nor GBK text",
+                ));
             }
             s
         }
@@ -120,12 +140,18 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, ApiError> {
     let (mut seen_byte, mut line) = (0usize, 1u64);
     for rec in records {
         let rec = rec.map_err(|e| ApiError::field("file", format!("unreadable CSV: {e}")))?;
-        let mut start = rec.position().map(|p| p.byte() as usize).unwrap_or(seen_byte);
+        let mut start = rec
+            .position()
+            .map(|p| p.byte() as usize)
+            .unwrap_or(seen_byte);
         // a record's position may include the blank lines skipped before it
         while matches!(text.as_bytes().get(start), Some(b'\n' | b'\r')) {
             start += 1;
         }
-        line += text.as_bytes()[seen_byte..start.max(seen_byte)].iter().filter(|b| **b == b'\n').count() as u64;
+        line += text.as_bytes()[seen_byte..start.max(seen_byte)]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         seen_byte = start.max(seen_byte);
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -185,7 +211,13 @@ pub fn error_report_csv(errors: &[RowError]) -> String {
             .find(|(c, ..)| *c == e.error)
             .map(|(.., zh)| *zh)
             .unwrap_or("");
-        let _ = w.write_record([e.row.to_string().as_str(), &e.code, &e.error, &e.message, zh]);
+        let _ = w.write_record([
+            e.row.to_string().as_str(),
+            &e.code,
+            &e.error,
+            &e.message,
+            zh,
+        ]);
     }
     let bytes = w.into_inner().unwrap_or_default();
     // BOM so that spreadsheets open the Chinese text as UTF-8
@@ -208,7 +240,8 @@ mod tests {
 
     #[test]
     fn gbk_csv_is_decoded() {
-        let (gbk, _, _) = encoding_rs::GBK.encode("code,name,parent_code,level\n320831,金湖县,3208,county\n");
+        let (gbk, _, _) =
+            encoding_rs::GBK.encode("code,name,parent_code,level\n320831,金湖县,3208,county\n");
         let rows = parse(FileKind::Csv, &gbk).unwrap();
         assert_eq!(rows[0].name, "金湖县");
     }
@@ -241,8 +274,14 @@ mod tests {
 
     #[test]
     fn kinds_are_detected() {
-        assert_eq!(FileKind::detect(Some("text/csv; charset=utf-8"), None), Some(FileKind::Csv));
-        assert_eq!(FileKind::detect(Some(XLSX_MIME), None), Some(FileKind::Xlsx));
+        assert_eq!(
+            FileKind::detect(Some("text/csv; charset=utf-8"), None),
+            Some(FileKind::Csv)
+        );
+        assert_eq!(
+            FileKind::detect(Some(XLSX_MIME), None),
+            Some(FileKind::Xlsx)
+        );
         assert_eq!(FileKind::detect(None, Some("a.XLSX")), Some(FileKind::Xlsx));
         assert_eq!(FileKind::detect(Some("application/json"), None), None);
     }

@@ -22,7 +22,8 @@ fn file(path: &str) -> Option<Response> {
     if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Some(r)
 }
 
@@ -40,7 +41,11 @@ pub async fn static_or_index(uri: Uri) -> Response {
     if let Some(r) = file(path) {
         return r;
     }
-    let index = if path == "m" || path.starts_with("m/") { "m/index.html" } else { "index.html" };
+    let index = if path == "m" || path.starts_with("m/") {
+        "m/index.html"
+    } else {
+        "index.html"
+    };
     file(index).unwrap_or_else(missing_build)
 }
 

@@ -32,9 +32,15 @@ struct Env {
 async fn envs() -> Vec<Env> {
     let mut urls: Vec<(&'static str, String, Option<tempfile::TempDir>)> = Vec::new();
     let dir = tempfile::tempdir().unwrap();
-    urls.push(("sqlite", format!("sqlite://{}", dir.path().join("t.db").display()), Some(dir)));
+    urls.push((
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("t.db").display()),
+        Some(dir),
+    ));
     if let Ok(base) = std::env::var("WANGGE_TEST_DATABASE_URL") {
-        let url = wangge_store::testing::fresh_pg_schema(&base, "api").await.unwrap();
+        let url = wangge_store::testing::fresh_pg_schema(&base, "api")
+            .await
+            .unwrap();
         urls.push(("postgres", url, None));
     }
     let mut out = Vec::new();
@@ -42,8 +48,17 @@ async fn envs() -> Vec<Env> {
         let clock = Arc::new(ManualClock::new(1_767_225_600_000));
         let store = wangge_store::open(&url, clock.clone()).await.unwrap();
         seed(store.as_ref()).await;
-        let state = AppState { store, config: Arc::new(Config::default()), clock: clock.clone() };
-        out.push(Env { name, router: app(state), clock, _dir: dir });
+        let state = AppState {
+            store,
+            config: Arc::new(Config::default()),
+            clock: clock.clone(),
+        };
+        out.push(Env {
+            name,
+            router: app(state),
+            clock,
+            _dir: dir,
+        });
     }
     out
 }
@@ -61,16 +76,58 @@ async fn seed(s: &dyn wangge_store::Store) {
     ]
     .iter()
     .enumerate()
-    .map(|(i, (c, n, p, l))| ImportRow { row: i as u64 + 2, code: c.to_string(), name: n.to_string(), parent_code: p.to_string(), level: l.to_string(), kind: None, valid_from: None })
+    .map(|(i, (c, n, p, l))| ImportRow {
+        row: i as u64 + 2,
+        code: c.to_string(),
+        name: n.to_string(),
+        parent_code: p.to_string(),
+        level: l.to_string(),
+        kind: None,
+        valid_from: None,
+    })
     .collect();
-    s.unit_import(&Scope::All, &a, &wangge_domain::territory::Levels::default_levels(), rows, &|_| {}).await.unwrap();
-    let mk = |u: &str, pw: &str| NewUser { username: u.into(), display_name: u.into(), password_hash: hash_password(pw).unwrap(), phone: Some("13800000001".into()) };
+    s.unit_import(
+        &Scope::All,
+        &a,
+        &wangge_domain::territory::Levels::default_levels(),
+        rows,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let mk = |u: &str, pw: &str| NewUser {
+        username: u.into(),
+        display_name: u.into(),
+        password_hash: hash_password(pw).unwrap(),
+        phone: Some("13800000001".into()),
+    };
     let admin = s.user_create(&a, &mk("admin", ADMIN_PW)).await.unwrap();
-    s.grant_add(&Scope::All, &a, admin.id, Role::SystemAdmin, None).await.unwrap();
-    let op = s.user_create(&a, &mk("operator.town", USER_PW)).await.unwrap();
-    s.grant_add(&Scope::All, &a, op.id, Role::CenterOperator, Some("320831001")).await.unwrap();
+    s.grant_add(&Scope::All, &a, admin.id, Role::SystemAdmin, None)
+        .await
+        .unwrap();
+    let op = s
+        .user_create(&a, &mk("operator.town", USER_PW))
+        .await
+        .unwrap();
+    s.grant_add(
+        &Scope::All,
+        &a,
+        op.id,
+        Role::CenterOperator,
+        Some("320831001"),
+    )
+    .await
+    .unwrap();
     let w = s.user_create(&a, &mk("worker", USER_PW)).await.unwrap();
-    s.grant_add(&Scope::All, &a, w.id, Role::GridWorkerFull, Some("320831001003")).await.unwrap();
+    s.grant_add(
+        &Scope::All,
+        &a,
+        w.id,
+        Role::GridWorkerFull,
+        Some("320831001003"),
+    )
+    .await
+    .unwrap();
 }
 
 /// A client that keeps the session cookie and CSRF token.
@@ -90,10 +147,21 @@ struct Resp {
 
 impl<'a> Client<'a> {
     fn new(env: &'a Env) -> Self {
-        Client { env, cookie: None, csrf: None, bearer: None }
+        Client {
+            env,
+            cookie: None,
+            csrf: None,
+            bearer: None,
+        }
     }
 
-    async fn send(&mut self, method: &str, uri: &str, content_type: Option<&str>, body: Vec<u8>) -> Resp {
+    async fn send(
+        &mut self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(ct) = content_type {
             b = b.header(header::CONTENT_TYPE, ct);
@@ -107,22 +175,43 @@ impl<'a> Client<'a> {
         if let Some(t) = &self.bearer {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
-        let resp = self.env.router.clone().oneshot(b.body(Body::from(body)).unwrap()).await.unwrap();
+        let resp = self
+            .env
+            .router
+            .clone()
+            .oneshot(b.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if let Some(sc) = headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok())
-            && let Some(v) = sc.strip_prefix("wangge_session=").and_then(|r| r.split(';').next())
+        if let Some(sc) = headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            && let Some(v) = sc
+                .strip_prefix("wangge_session=")
+                .and_then(|r| r.split(';').next())
         {
             self.cookie = (!v.is_empty()).then(|| v.to_string());
         }
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     async fn json(&mut self, method: &str, uri: &str, body: Value) -> Resp {
-        self.send(method, uri, Some("application/json"), body.to_string().into_bytes()).await
+        self.send(
+            method,
+            uri,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     async fn get(&mut self, uri: &str) -> Resp {
@@ -130,7 +219,13 @@ impl<'a> Client<'a> {
     }
 
     async fn login(&mut self, user: &str, pw: &str) -> Resp {
-        let r = self.json("POST", "/api/v1/auth/login", json!({"username": user, "password": pw})).await;
+        let r = self
+            .json(
+                "POST",
+                "/api/v1/auth/login",
+                json!({"username": user, "password": pw}),
+            )
+            .await;
         if r.status == StatusCode::OK {
             self.csrf = r.body["csrf_token"].as_str().map(String::from);
         }
@@ -147,19 +242,38 @@ async fn login_session_csrf_logout() {
     for env in envs().await {
         let n = env.name;
         let mut c = Client::new(&env);
-        assert_eq!(c.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED, "{n}");
+        assert_eq!(
+            c.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
         let r = c.login("Admin", ADMIN_PW).await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
         let set_cookie = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
-        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && !set_cookie.contains("Secure"), "{n}");
+        assert!(
+            set_cookie.contains("HttpOnly")
+                && set_cookie.contains("SameSite=Lax")
+                && !set_cookie.contains("Secure"),
+            "{n}"
+        );
         let me = c.get("/api/v1/auth/me").await;
         assert_eq!(me.body["user"]["username"], "admin", "{n}");
-        assert!(me.body["permissions"].as_array().unwrap().contains(&json!("audit.read")), "{n}");
+        assert!(
+            me.body["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("audit.read")),
+            "{n}"
+        );
 
         // a write without the CSRF header is refused
         let csrf = c.csrf.take();
         let r = c.json("POST", "/api/v1/units", json!({"code": "320831001003001", "name": "网格", "level": "grid", "parent_code": "320831001003"})).await;
-        assert_eq!((r.status, code(&r)), (StatusCode::FORBIDDEN, "csrf_failed"), "{n}");
+        assert_eq!(
+            (r.status, code(&r)),
+            (StatusCode::FORBIDDEN, "csrf_failed"),
+            "{n}"
+        );
         c.csrf = Some("wrong".into());
         let r = c.json("POST", "/api/v1/auth/logout", json!({})).await;
         assert_eq!(code(&r), "csrf_failed", "{n}");
@@ -169,16 +283,34 @@ async fn login_session_csrf_logout() {
 
         // behind TLS the cookie is Secure
         let mut t = Client::new(&env);
-        let req = Request::builder().method("POST").uri("/api/v1/auth/login")
-            .header(header::CONTENT_TYPE, "application/json").header("x-forwarded-proto", "https")
-            .body(Body::from(json!({"username": "admin", "password": ADMIN_PW}).to_string())).unwrap();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-proto", "https")
+            .body(Body::from(
+                json!({"username": "admin", "password": ADMIN_PW}).to_string(),
+            ))
+            .unwrap();
         let resp = env.router.clone().oneshot(req).await.unwrap();
-        assert!(resp.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"), "{n}");
+        assert!(
+            resp.headers()
+                .get(header::SET_COOKIE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("; Secure"),
+            "{n}"
+        );
         let _ = &mut t;
 
         let r = c.json("POST", "/api/v1/auth/logout", json!({})).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{n}");
-        assert_eq!(c.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED, "{n}");
+        assert_eq!(
+            c.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
     }
 }
 
@@ -190,16 +322,31 @@ async fn lockout_does_not_reveal_whether_the_user_exists() {
         for user in ["worker", "nobody"] {
             for i in 0..5 {
                 let r = c.login(user, "Wrong#pass1").await;
-                let want = if i < 4 { "invalid_credentials" } else { "account_locked" };
+                let want = if i < 4 {
+                    "invalid_credentials"
+                } else {
+                    "account_locked"
+                };
                 assert_eq!(code(&r), want, "{n}: {user} attempt {}", i + 1);
             }
             // while locked even the right password is refused, the same way for both
             let r = c.login(user, USER_PW).await;
-            assert_eq!((r.status.as_u16(), code(&r)), (423, "account_locked"), "{n}: {user}");
-            assert!(r.body["details"]["retry_after_seconds"].as_i64().unwrap() > 800, "{n}");
+            assert_eq!(
+                (r.status.as_u16(), code(&r)),
+                (423, "account_locked"),
+                "{n}: {user}"
+            );
+            assert!(
+                r.body["details"]["retry_after_seconds"].as_i64().unwrap() > 800,
+                "{n}"
+            );
         }
         env.clock.advance_ms(15 * 60_000 + 1);
-        assert_eq!(c.login("worker", USER_PW).await.status, StatusCode::OK, "{n}: unlocked after 15 minutes");
+        assert_eq!(
+            c.login("worker", USER_PW).await.status,
+            StatusCode::OK,
+            "{n}: unlocked after 15 minutes"
+        );
     }
 }
 
@@ -210,12 +357,20 @@ async fn idle_sessions_expire() {
         let mut c = Client::new(&env);
         c.login("worker", USER_PW).await;
         env.clock.advance_ms(29 * 60_000);
-        assert_eq!(c.get("/api/v1/auth/me").await.status, StatusCode::OK, "{n}: activity keeps it alive");
+        assert_eq!(
+            c.get("/api/v1/auth/me").await.status,
+            StatusCode::OK,
+            "{n}: activity keeps it alive"
+        );
         env.clock.advance_ms(29 * 60_000);
         assert_eq!(c.get("/api/v1/auth/me").await.status, StatusCode::OK, "{n}");
         env.clock.advance_ms(31 * 60_000);
         let r = c.get("/api/v1/auth/me").await;
-        assert_eq!((r.status, code(&r)), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{n}: idle 31 minutes");
+        assert_eq!(
+            (r.status, code(&r)),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            "{n}: idle 31 minutes"
+        );
     }
 }
 
@@ -225,28 +380,68 @@ async fn api_tokens_work_without_csrf_and_can_be_revoked() {
         let n = env.name;
         let mut c = Client::new(&env);
         c.login("operator.town", USER_PW).await;
-        let r = c.json("POST", "/api/v1/tokens", json!({"name": "cli", "expires_in_days": 0})).await;
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/tokens",
+                json!({"name": "cli", "expires_in_days": 0}),
+            )
+            .await;
         assert_eq!(code(&r), "validation_failed", "{n}");
-        let r = c.json("POST", "/api/v1/tokens", json!({"name": "cli", "expires_in_days": 30})).await;
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/tokens",
+                json!({"name": "cli", "expires_in_days": 30}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}");
         let token = r.body["token"].as_str().unwrap().to_string();
         let id = r.body["info"]["id"].as_i64().unwrap();
-        assert!(token.starts_with("wgt_") && r.body["info"]["prefix"] == json!(&token[..8]), "{n}");
+        assert!(
+            token.starts_with("wgt_") && r.body["info"]["prefix"] == json!(&token[..8]),
+            "{n}"
+        );
         let list = c.get("/api/v1/tokens").await;
-        assert!(!list.text.contains(&token[8..]), "{n}: the token is shown once");
+        assert!(
+            !list.text.contains(&token[8..]),
+            "{n}: the token is shown once"
+        );
 
         let mut t = Client::new(&env);
         t.bearer = Some(token.clone());
-        assert_eq!(t.get("/api/v1/auth/me").await.body["user"]["username"], "operator.town", "{n}");
+        assert_eq!(
+            t.get("/api/v1/auth/me").await.body["user"]["username"],
+            "operator.town",
+            "{n}"
+        );
         let r = t.json("POST", "/api/v1/units", json!({"code": "320831001003002", "name": "令牌网格", "level": "grid", "parent_code": "320831001003"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
         // the token carries the user's scope
-        assert_eq!(t.get("/api/v1/units/320831100001").await.status, StatusCode::NOT_FOUND, "{n}");
+        assert_eq!(
+            t.get("/api/v1/units/320831100001").await.status,
+            StatusCode::NOT_FOUND,
+            "{n}"
+        );
 
-        assert_eq!(c.send("DELETE", &format!("/api/v1/tokens/{id}"), None, vec![]).await.status, StatusCode::NO_CONTENT, "{n}");
-        assert_eq!(t.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED, "{n}: revoked");
+        assert_eq!(
+            c.send("DELETE", &format!("/api/v1/tokens/{id}"), None, vec![])
+                .await
+                .status,
+            StatusCode::NO_CONTENT,
+            "{n}"
+        );
+        assert_eq!(
+            t.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}: revoked"
+        );
         t.bearer = Some("wgt_forged".into());
-        assert_eq!(t.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED, "{n}");
+        assert_eq!(
+            t.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
     }
 }
 
@@ -256,17 +451,61 @@ async fn bad_input_gets_coded_errors() {
         let n = env.name;
         let mut c = Client::new(&env);
         c.login("admin", ADMIN_PW).await;
-        let r = c.send("POST", "/api/v1/units", Some("application/json"), b"{not json".to_vec()).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (400, "malformed_json"), "{n}");
-        let r = c.json("POST", "/api/v1/units", json!({"code": "1", "name": "x", "level": "grid", "colour": "red"})).await;
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units",
+                Some("application/json"),
+                b"{not json".to_vec(),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (400, "malformed_json"),
+            "{n}"
+        );
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/units",
+                json!({"code": "1", "name": "x", "level": "grid", "colour": "red"}),
+            )
+            .await;
         assert_eq!((r.status.as_u16(), code(&r)), (400, "unknown_field"), "{n}");
-        let r = c.send("POST", "/api/v1/units", Some("text/plain"), b"{}".to_vec()).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (415, "unsupported_media_type"), "{n}");
-        let r = c.json("POST", "/api/v1/units", json!({"code": "1", "name": 5, "level": "grid"})).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (422, "validation_failed"), "{n}");
+        let r = c
+            .send("POST", "/api/v1/units", Some("text/plain"), b"{}".to_vec())
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (415, "unsupported_media_type"),
+            "{n}"
+        );
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/units",
+                json!({"code": "1", "name": 5, "level": "grid"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (422, "validation_failed"),
+            "{n}"
+        );
         let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-        let r = c.send("PATCH", "/api/v1/units/32", Some("application/json"), big.into_bytes()).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (413, "payload_too_large"), "{n}");
+        let r = c
+            .send(
+                "PATCH",
+                "/api/v1/units/32",
+                Some("application/json"),
+                big.into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (413, "payload_too_large"),
+            "{n}"
+        );
         let r = c.get("/api/v1/units?q=x&limit=abc").await;
         assert_eq!((r.status.as_u16(), code(&r)), (400, "bad_parameter"), "{n}");
         let r = c.get("/api/v1/units?q=x&limit=1000").await;
@@ -278,14 +517,28 @@ async fn bad_input_gets_coded_errors() {
         let r = c.json("POST", "/api/v1/units", json!({"code": "320831001003001", "name": "网格", "level": "grid", "parent_code": "320831001003", "valid_from": "2026-02-30"})).await;
         assert_eq!(code(&r), "validation_failed", "{n}");
         let r = c.json("POST", "/api/v1/units", json!({"code": "32083100100", "name": "网格", "level": "village", "parent_code": "320831001"})).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (422, "bad_code_format"), "{n}");
-        assert!(r.body["message_zh"].as_str().unwrap().contains("代码"), "{n}");
-        let r = c.json("POST", "/api/v1/users", json!({"username": "new.user", "display_name": "新用户", "password": "weakpass"})).await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (422, "bad_code_format"),
+            "{n}"
+        );
+        assert!(
+            r.body["message_zh"].as_str().unwrap().contains("代码"),
+            "{n}"
+        );
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/users",
+                json!({"username": "new.user", "display_name": "新用户", "password": "weakpass"}),
+            )
+            .await;
         assert_eq!(code(&r), "password_policy", "{n}");
         assert_eq!(r.body["details"]["min_length"], 8, "{n}");
-        for r in [&r] {
-            assert!(!r.text.contains("SELECT") && !r.text.contains("sqlx"), "{n}: no SQL in errors");
-        }
+        assert!(
+            !r.text.contains("SELECT") && !r.text.contains("sqlx"),
+            "{n}: no SQL in errors"
+        );
     }
 }
 
@@ -298,16 +551,38 @@ async fn roles_and_scope_over_http() {
         let roots = op.get("/api/v1/units/roots").await;
         assert_eq!(roots.body["items"][0]["code"], "320831001", "{n}");
         assert_eq!(roots.body["items"].as_array().unwrap().len(), 1, "{n}");
-        assert_eq!(op.get("/api/v1/units?q=%E9%93%B6%E6%B6%82").await.body["items"], json!([]), "{n}: 银涂 is outside");
-        assert_eq!(op.get("/api/v1/units/320831100001").await.status, StatusCode::NOT_FOUND, "{n}");
+        assert_eq!(
+            op.get("/api/v1/units?q=%E9%93%B6%E6%B6%82").await.body["items"],
+            json!([]),
+            "{n}: 银涂 is outside"
+        );
+        assert_eq!(
+            op.get("/api/v1/units/320831100001").await.status,
+            StatusCode::NOT_FOUND,
+            "{n}"
+        );
         assert_eq!(code(&op.get("/api/v1/audit").await), "forbidden", "{n}");
         assert_eq!(code(&op.get("/api/v1/users").await), "forbidden", "{n}");
 
         let mut w = Client::new(&env);
         w.login("worker", USER_PW).await;
-        assert_eq!(w.get("/api/v1/units/320831001003").await.status, StatusCode::OK, "{n}");
-        let r = w.json("PATCH", "/api/v1/units/320831001003", json!({"name": "改名"})).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (403, "forbidden"), "{n}: grid workers do not edit the tree");
+        assert_eq!(
+            w.get("/api/v1/units/320831001003").await.status,
+            StatusCode::OK,
+            "{n}"
+        );
+        let r = w
+            .json(
+                "PATCH",
+                "/api/v1/units/320831001003",
+                json!({"name": "改名"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (403, "forbidden"),
+            "{n}: grid workers do not edit the tree"
+        );
     }
 }
 
@@ -318,32 +593,99 @@ async fn import_rejects_whole_files_with_a_report() {
         let mut c = Client::new(&env);
         c.login("admin", ADMIN_PW).await;
         let bad = "code,name,parent_code,level\n320831002,戴楼街道,320831,town\n320831002001,戴楼社区,320831002,village\n320831009001,孤儿社区,320831009,village\n32083100200,坏代码,320831002,village\n";
-        let r = c.send("POST", "/api/v1/units/import", Some("text/csv"), bad.as_bytes().to_vec()).await;
-        assert_eq!((r.status.as_u16(), code(&r)), (422, "import_rejected"), "{n}: {}", r.text);
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units/import",
+                Some("text/csv"),
+                bad.as_bytes().to_vec(),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (422, "import_rejected"),
+            "{n}: {}",
+            r.text
+        );
         assert_eq!(r.body["details"]["error_count"], 2, "{n}");
         assert_eq!(r.body["details"]["errors"][0]["row"], 4, "{n}");
-        assert_eq!(r.body["details"]["errors"][0]["error"], "unknown_parent", "{n}");
-        assert_eq!(r.body["details"]["errors"][1]["error"], "bad_code_format", "{n}");
+        assert_eq!(
+            r.body["details"]["errors"][0]["error"], "unknown_parent",
+            "{n}"
+        );
+        assert_eq!(
+            r.body["details"]["errors"][1]["error"], "bad_code_format",
+            "{n}"
+        );
         let id = r.body["details"]["report_id"].as_str().unwrap().to_string();
         let rep = c.get(&format!("/api/v1/units/import/reports/{id}")).await;
         assert_eq!(rep.status, StatusCode::OK, "{n}");
-        assert!(rep.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"), "{n}");
-        assert!(rep.text.contains("4,320831009001,unknown_parent") && rep.text.contains("上级单元不存在"), "{n}: {}", rep.text);
-        assert_eq!(c.get("/api/v1/units/320831002").await.status, StatusCode::NOT_FOUND, "{n}: nothing imported");
+        assert!(
+            rep.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"),
+            "{n}"
+        );
+        assert!(
+            rep.text.contains("4,320831009001,unknown_parent")
+                && rep.text.contains("上级单元不存在"),
+            "{n}: {}",
+            rep.text
+        );
+        assert_eq!(
+            c.get("/api/v1/units/320831002").await.status,
+            StatusCode::NOT_FOUND,
+            "{n}: nothing imported"
+        );
         // someone else's report is not theirs to read
         let mut op = Client::new(&env);
         op.login("operator.town", USER_PW).await;
-        assert_eq!(code(&op.get(&format!("/api/v1/units/import/reports/{id}")).await), "report_not_found", "{n}");
+        assert_eq!(
+            code(&op.get(&format!("/api/v1/units/import/reports/{id}")).await),
+            "report_not_found",
+            "{n}"
+        );
 
-        let r = c.send("POST", "/api/v1/units/import", Some("application/json"), b"{}".to_vec()).await;
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units/import",
+                Some("application/json"),
+                b"{}".to_vec(),
+            )
+            .await;
         assert_eq!(code(&r), "unsupported_media_type", "{n}");
-        let r = c.send("POST", "/api/v1/units/import", Some("text/csv"), b"code,name\n1,2\n".to_vec()).await;
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units/import",
+                Some("text/csv"),
+                b"code,name\n1,2\n".to_vec(),
+            )
+            .await;
         assert_eq!(code(&r), "validation_failed", "{n}");
 
         let good = "代码,名称,上级代码,层级\n320831002,戴楼街道,320831,town\n320831002001,戴楼社区,320831002,village\n";
-        let r = c.send("POST", "/api/v1/units/import", Some("text/csv; charset=utf-8"), good.as_bytes().to_vec()).await;
-        assert_eq!((r.status, r.body["imported"].as_i64()), (StatusCode::OK, Some(2)), "{n}: {}", r.text);
-        assert_eq!(c.get("/api/v1/units/320831002/children").await.body["items"][0]["name"], "戴楼社区", "{n}");
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units/import",
+                Some("text/csv; charset=utf-8"),
+                good.as_bytes().to_vec(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["imported"].as_i64()),
+            (StatusCode::OK, Some(2)),
+            "{n}: {}",
+            r.text
+        );
+        assert_eq!(
+            c.get("/api/v1/units/320831002/children").await.body["items"][0]["name"],
+            "戴楼社区",
+            "{n}"
+        );
     }
 }
 
@@ -359,19 +701,43 @@ async fn writes_and_sensitive_reads_are_audited() {
         assert_eq!(worker["phone_masked"], "138****0001", "{n}");
         assert!(worker.get("phone").is_none(), "{n}: masked by default");
         let id = worker["id"].as_i64().unwrap();
-        assert_eq!(c.get(&format!("/api/v1/users/{id}/phone")).await.body["phone"], "13800000001", "{n}");
+        assert_eq!(
+            c.get(&format!("/api/v1/users/{id}/phone")).await.body["phone"],
+            "13800000001",
+            "{n}"
+        );
 
         let log = c.get("/api/v1/audit?limit=10").await;
-        let actions: Vec<&str> = log.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-        assert_eq!(&actions[..3], ["user.phone.read", "unit.create", "auth.login"], "{n}");
+        let actions: Vec<&str> = log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            &actions[..3],
+            ["user.phone.read", "unit.create", "auth.login"],
+            "{n}"
+        );
         let create = &log.body["items"][1];
-        assert_eq!((create["actor_name"].as_str(), create["target_id"].as_str()), (Some("admin"), Some("320831001003005")), "{n}");
-        let only = c.get("/api/v1/audit?action=unit.&target=320831001003005").await;
+        assert_eq!(
+            (create["actor_name"].as_str(), create["target_id"].as_str()),
+            (Some("admin"), Some("320831001003005")),
+            "{n}"
+        );
+        let only = c
+            .get("/api/v1/audit?action=unit.&target=320831001003005")
+            .await;
         assert_eq!(only.body["items"].as_array().unwrap().len(), 1, "{n}");
         let page = c.get("/api/v1/audit?limit=2").await;
         let before = page.body["next_before"].as_i64().unwrap();
-        let next = c.get(&format!("/api/v1/audit?limit=2&before={before}")).await;
-        assert!(next.body["items"][0]["seq"].as_i64().unwrap() < before, "{n}");
+        let next = c
+            .get(&format!("/api/v1/audit?limit=2&before={before}"))
+            .await;
+        assert!(
+            next.body["items"][0]["seq"].as_i64().unwrap() < before,
+            "{n}"
+        );
     }
 }
 
@@ -384,30 +750,125 @@ async fn users_grants_and_password_change() {
         let r = c.json("POST", "/api/v1/users", json!({"username": "Head.Grid", "display_name": "陈芳", "password": "Grid#2026x", "phone": "13900000002"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
         let id = r.body["id"].as_i64().unwrap();
-        assert_eq!(code(&c.json("POST", "/api/v1/users", json!({"username": "head.grid", "display_name": "x", "password": "Grid#2026x"})).await), "username_taken", "{n}");
-        let g = c.json("POST", &format!("/api/v1/users/{id}/grants"), json!({"role": "grid_head", "unit_code": "320831001003"})).await;
+        assert_eq!(
+            code(
+                &c.json(
+                    "POST",
+                    "/api/v1/users",
+                    json!({"username": "head.grid", "display_name": "x", "password": "Grid#2026x"})
+                )
+                .await
+            ),
+            "username_taken",
+            "{n}"
+        );
+        let g = c
+            .json(
+                "POST",
+                &format!("/api/v1/users/{id}/grants"),
+                json!({"role": "grid_head", "unit_code": "320831001003"}),
+            )
+            .await;
         assert_eq!(g.status, StatusCode::CREATED, "{n}: {}", g.text);
-        assert_eq!(code(&c.json("POST", &format!("/api/v1/users/{id}/grants"), json!({"role": "king", "unit_code": "32"})).await), "validation_failed", "{n}");
-        assert_eq!(code(&c.json("POST", &format!("/api/v1/users/{id}/grants"), json!({"role": "volunteer", "unit_code": "99"})).await), "unit_not_found", "{n}");
+        assert_eq!(
+            code(
+                &c.json(
+                    "POST",
+                    &format!("/api/v1/users/{id}/grants"),
+                    json!({"role": "king", "unit_code": "32"})
+                )
+                .await
+            ),
+            "validation_failed",
+            "{n}"
+        );
+        assert_eq!(
+            code(
+                &c.json(
+                    "POST",
+                    &format!("/api/v1/users/{id}/grants"),
+                    json!({"role": "volunteer", "unit_code": "99"})
+                )
+                .await
+            ),
+            "unit_not_found",
+            "{n}"
+        );
 
         let mut h = Client::new(&env);
-        assert_eq!(h.login("head.grid", "Grid#2026x").await.status, StatusCode::OK, "{n}");
-        let r = h.json("POST", "/api/v1/auth/password", json!({"old_password": "wrong", "new_password": "Better#2027"})).await;
+        assert_eq!(
+            h.login("head.grid", "Grid#2026x").await.status,
+            StatusCode::OK,
+            "{n}"
+        );
+        let r = h
+            .json(
+                "POST",
+                "/api/v1/auth/password",
+                json!({"old_password": "wrong", "new_password": "Better#2027"}),
+            )
+            .await;
         assert_eq!(code(&r), "invalid_credentials", "{n}");
-        let r = h.json("POST", "/api/v1/auth/password", json!({"old_password": "Grid#2026x", "new_password": "short"})).await;
+        let r = h
+            .json(
+                "POST",
+                "/api/v1/auth/password",
+                json!({"old_password": "Grid#2026x", "new_password": "short"}),
+            )
+            .await;
         assert_eq!(code(&r), "password_policy", "{n}");
-        let r = h.json("POST", "/api/v1/auth/password", json!({"old_password": "Grid#2026x", "new_password": "Better#2027"})).await;
+        let r = h
+            .json(
+                "POST",
+                "/api/v1/auth/password",
+                json!({"old_password": "Grid#2026x", "new_password": "Better#2027"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{n}");
-        assert_eq!(h.get("/api/v1/auth/me").await.status, StatusCode::OK, "{n}: this browser stays logged in");
-        assert_eq!(Client::new(&env).login("head.grid", "Grid#2026x").await.status, StatusCode::UNAUTHORIZED, "{n}");
+        assert_eq!(
+            h.get("/api/v1/auth/me").await.status,
+            StatusCode::OK,
+            "{n}: this browser stays logged in"
+        );
+        assert_eq!(
+            Client::new(&env)
+                .login("head.grid", "Grid#2026x")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
 
         // disabling ends the sessions
-        let r = c.json("PATCH", &format!("/api/v1/users/{id}"), json!({"disabled": true})).await;
+        let r = c
+            .json(
+                "PATCH",
+                &format!("/api/v1/users/{id}"),
+                json!({"disabled": true}),
+            )
+            .await;
         assert_eq!(r.body["disabled"], true, "{n}");
-        assert_eq!(h.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED, "{n}");
-        assert_eq!(Client::new(&env).login("head.grid", "Better#2027").await.status, StatusCode::UNAUTHORIZED, "{n}");
+        assert_eq!(
+            h.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
+        assert_eq!(
+            Client::new(&env)
+                .login("head.grid", "Better#2027")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
         let gid = g.body["id"].as_i64().unwrap();
-        assert_eq!(c.send("DELETE", &format!("/api/v1/grants/{gid}"), None, vec![]).await.status, StatusCode::NO_CONTENT, "{n}");
+        assert_eq!(
+            c.send("DELETE", &format!("/api/v1/grants/{gid}"), None, vec![])
+                .await
+                .status,
+            StatusCode::NO_CONTENT,
+            "{n}"
+        );
     }
 }
 
@@ -422,11 +883,22 @@ async fn health_meta_and_openapi() {
         assert_eq!(meta.body["levels"][4]["key"], "village", "{n}");
         assert_eq!(meta.body["roles"].as_array().unwrap().len(), 11, "{n}");
         let spec = c.get("/api/openapi.json").await;
-        assert!(spec.body["openapi"].as_str().unwrap().starts_with("3.1"), "{n}");
-        for p in ["/api/v1/auth/login", "/api/v1/units/{code}/children", "/api/v1/units/import", "/api/v1/audit"] {
+        assert!(
+            spec.body["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{n}"
+        );
+        for p in [
+            "/api/v1/auth/login",
+            "/api/v1/units/{code}/children",
+            "/api/v1/units/import",
+            "/api/v1/audit",
+        ] {
             assert!(spec.body["paths"].get(p).is_some(), "{n}: {p} documented");
         }
         let page = c.get("/territory").await;
-        assert!(page.headers.get(header::CONTENT_SECURITY_POLICY).is_some(), "{n}");
+        assert!(
+            page.headers.get(header::CONTENT_SECURITY_POLICY).is_some(),
+            "{n}"
+        );
     }
 }

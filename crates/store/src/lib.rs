@@ -101,7 +101,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     async fn unit_count(&self) -> StoreResult<i64>;
 
-    async fn import_report_save(&self, id: &str, user_id: Option<i64>, csv: &str) -> StoreResult<()>;
+    async fn import_report_save(
+        &self,
+        id: &str,
+        user_id: Option<i64>,
+        csv: &str,
+    ) -> StoreResult<()>;
     /// The report, if it exists and belongs to `user_id`.
     async fn import_report_get(&self, id: &str, user_id: Option<i64>) -> StoreResult<String>;
 

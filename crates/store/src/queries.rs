@@ -39,7 +39,10 @@ pub(crate) fn scope_condition(scope: &Scope, alias: &str, first: usize) -> (Stri
             let mut binds = Vec::new();
             for (i, t) in tops.iter().enumerate() {
                 let n = first + 2 * i;
-                parts.push(format!("({alias}.path >= ${n} AND {alias}.path < ${})", n + 1));
+                parts.push(format!(
+                    "({alias}.path >= ${n} AND {alias}.path < ${})",
+                    n + 1
+                ));
                 binds.push(t.clone());
                 binds.push(path::subtree_upper(t));
             }
@@ -58,7 +61,9 @@ pub(crate) fn like_prefix(text: &str) -> String {
 }
 
 fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Masks a phone number for logs and lists: 138****0001.
@@ -1111,8 +1116,12 @@ mod tests {
 
     #[test]
     fn scope_conditions_bind_ranges() {
-        let (sql, binds) = scope_condition(&Scope::Subtrees(vec!["/1/".into(), "/2/5/".into()]), "u", 3);
-        assert_eq!(sql, "((u.path >= $3 AND u.path < $4) OR (u.path >= $5 AND u.path < $6))");
+        let (sql, binds) =
+            scope_condition(&Scope::Subtrees(vec!["/1/".into(), "/2/5/".into()]), "u", 3);
+        assert_eq!(
+            sql,
+            "((u.path >= $3 AND u.path < $4) OR (u.path >= $5 AND u.path < $6))"
+        );
         assert_eq!(binds, ["/1/", "/10", "/2/5/", "/2/50"]);
         assert_eq!(scope_condition(&Scope::Subtrees(vec![]), "u", 1).0, "1=0");
         assert_eq!(scope_condition(&Scope::All, "u", 1).0, "1=1");

@@ -27,18 +27,34 @@ async fn backends() -> Vec<Db> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = wangge_store::open(&url, clock.clone()).await.unwrap();
-    out.push(Db { name: "sqlite", store, clock, _dir: Some(dir) });
+    out.push(Db {
+        name: "sqlite",
+        store,
+        clock,
+        _dir: Some(dir),
+    });
     if let Ok(base) = std::env::var("WANGGE_TEST_DATABASE_URL") {
-        let url = wangge_store::testing::fresh_pg_schema(&base, "conf").await.unwrap();
+        let url = wangge_store::testing::fresh_pg_schema(&base, "conf")
+            .await
+            .unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let store = wangge_store::open(&url, clock.clone()).await.unwrap();
-        out.push(Db { name: "postgres", store, clock, _dir: None });
+        out.push(Db {
+            name: "postgres",
+            store,
+            clock,
+            _dir: None,
+        });
     }
     out
 }
 
 fn admin() -> Actor {
-    Actor { user_id: None, name: "test".into(), ip: "127.0.0.1".into() }
+    Actor {
+        user_id: None,
+        name: "test".into(),
+        ip: "127.0.0.1".into(),
+    }
 }
 
 fn row(code: &str, name: &str, parent: &str, level: &str) -> ImportRow {
@@ -62,13 +78,33 @@ async fn seed_tree(s: &dyn Store) {
         row("320831001", "黎城街道", "320831", "town"),
         row("320831001001", "城南社区", "320831001", "village"),
         row("320831001002", "城北社区", "320831001", "village"),
-        row("320831001001001", "城南社区第一网格", "320831001001", "grid"),
+        row(
+            "320831001001001",
+            "城南社区第一网格",
+            "320831001001",
+            "grid",
+        ),
         row("320831100", "银涂镇", "320831", "town"),
         row("320831100001", "银涂社区", "320831100", "village"),
         row("320831100201", "高邮湖村", "320831100", "village"),
     ];
-    let rows = rows.into_iter().enumerate().map(|(i, mut r)| { r.row = i as u64 + 2; r }).collect();
-    s.unit_import(&Scope::All, &admin(), &Levels::default_levels(), rows, &|_| {}).await.unwrap();
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.row = i as u64 + 2;
+            r
+        })
+        .collect();
+    s.unit_import(
+        &Scope::All,
+        &admin(),
+        &Levels::default_levels(),
+        rows,
+        &|_| {},
+    )
+    .await
+    .unwrap();
 }
 
 fn new_unit(code: &str, name: &str, parent: &str, level: &str) -> NewUnit {
@@ -106,9 +142,17 @@ async fn territory_tree_reads() {
         seed_tree(s).await;
         let n = db.name;
         let roots = s.unit_roots(&Scope::All).await.unwrap();
-        assert_eq!(roots.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(), ["32"], "{n}");
+        assert_eq!(
+            roots.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(),
+            ["32"],
+            "{n}"
+        );
         let kids = s.unit_children(&Scope::All, "320831", false).await.unwrap();
-        assert_eq!(kids.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(), ["320831001", "320831100"], "{n}");
+        assert_eq!(
+            kids.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(),
+            ["320831001", "320831100"],
+            "{n}"
+        );
         assert_eq!(kids[0].child_count, 2, "{n}");
         let (u, anc) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
         assert_eq!(u.parent_code.as_deref(), Some("320831001001"), "{n}");
@@ -119,13 +163,28 @@ async fn territory_tree_reads() {
         );
         let hits = s.unit_search(&Scope::All, "城南", 10).await.unwrap();
         assert_eq!(hits.len(), 2, "{n}");
-        assert_eq!(hits[0].unit.code, "320831001001", "{n}: shorter codes first");
+        assert_eq!(
+            hits[0].unit.code, "320831001001",
+            "{n}: shorter codes first"
+        );
         assert_eq!(hits[0].parent_name.as_deref(), Some("黎城街道"), "{n}");
         let by_code = s.unit_search(&Scope::All, "3208311", 10).await.unwrap();
         assert_eq!(by_code.len(), 3, "{n}: code prefix");
-        assert!(s.unit_search(&Scope::All, "%", 10).await.unwrap().is_empty(), "{n}: wildcards are literal");
+        assert!(
+            s.unit_search(&Scope::All, "%", 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{n}: wildcards are literal"
+        );
         assert_eq!(s.unit_count().await.unwrap(), 10, "{n}");
-        assert!(matches!(s.unit_get(&Scope::All, "99").await, Err(StoreError::NotFound("unit"))), "{n}");
+        assert!(
+            matches!(
+                s.unit_get(&Scope::All, "99").await,
+                Err(StoreError::NotFound("unit"))
+            ),
+            "{n}"
+        );
     }
 }
 
@@ -137,40 +196,134 @@ async fn territory_writes_follow_the_rules() {
         seed_tree(s).await;
         let levels = Levels::default_levels();
         let a = admin();
-        let g = s.unit_create(&Scope::All, &a, &levels, &new_unit("320831001001002", "第二网格", "320831001001", "grid")).await.unwrap();
+        let g = s
+            .unit_create(
+                &Scope::All,
+                &a,
+                &levels,
+                &new_unit("320831001001002", "第二网格", "320831001001", "grid"),
+            )
+            .await
+            .unwrap();
         assert_eq!(g.parent_code.as_deref(), Some("320831001001"), "{n}");
 
         let cases = [
-            (new_unit("320831001001002", "重复", "320831001001", "grid"), "duplicate_code"),
-            (new_unit("320831009001001", "孤儿", "320831009001", "grid"), "unknown_parent"),
-            (new_unit("32083100100100", "短码", "320831001001", "grid"), "bad_code_format"),
-            (new_unit("320831100001003", "错前缀", "320831001001", "grid"), "bad_code_format"),
-            (new_unit("320831001001", "错层级", "320831001001", "town"), "level_out_of_order"),
-            (new_unit("320831001001009", "", "320831001001", "grid"), "validation_failed"),
-            (new_unit("320831001001009", "未知", "320831001001", "hamlet"), "unknown_level"),
+            (
+                new_unit("320831001001002", "重复", "320831001001", "grid"),
+                "duplicate_code",
+            ),
+            (
+                new_unit("320831009001001", "孤儿", "320831009001", "grid"),
+                "unknown_parent",
+            ),
+            (
+                new_unit("32083100100100", "短码", "320831001001", "grid"),
+                "bad_code_format",
+            ),
+            (
+                new_unit("320831100001003", "错前缀", "320831001001", "grid"),
+                "bad_code_format",
+            ),
+            (
+                new_unit("320831001001", "错层级", "320831001001", "town"),
+                "level_out_of_order",
+            ),
+            (
+                new_unit("320831001001009", "", "320831001001", "grid"),
+                "validation_failed",
+            ),
+            (
+                new_unit("320831001001009", "未知", "320831001001", "hamlet"),
+                "unknown_level",
+            ),
         ];
         for (u, want) in cases {
-            let e = s.unit_create(&Scope::All, &a, &levels, &u).await.unwrap_err();
+            let e = s
+                .unit_create(&Scope::All, &a, &levels, &u)
+                .await
+                .unwrap_err();
             assert_eq!(code_of(e), want, "{n}: {}", u.name);
         }
 
-        let r = s.unit_update(&Scope::All, &a, "320831001001002", &UnitPatch { name: Some("城南第二网格".into()), kind: Some("basic".into()) }).await.unwrap();
-        assert_eq!((r.name.as_str(), r.kind.as_deref()), ("城南第二网格", Some("basic")), "{n}");
+        let r = s
+            .unit_update(
+                &Scope::All,
+                &a,
+                "320831001001002",
+                &UnitPatch {
+                    name: Some("城南第二网格".into()),
+                    kind: Some("basic".into()),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.kind.as_deref()),
+            ("城南第二网格", Some("basic")),
+            "{n}"
+        );
 
         // retire: only leaves, never twice, and retired units take no children
-        let e = s.unit_retire(&Scope::All, &a, "320831001001", "2026-06-30").await.unwrap_err();
+        let e = s
+            .unit_retire(&Scope::All, &a, "320831001001", "2026-06-30")
+            .await
+            .unwrap_err();
         assert_eq!(code_of(e), "unit_has_children", "{n}");
-        let r = s.unit_retire(&Scope::All, &a, "320831001001002", "2026-06-30").await.unwrap();
-        assert!(r.retired && r.valid_to.as_deref() == Some("2026-06-30"), "{n}");
-        assert_eq!(code_of(s.unit_retire(&Scope::All, &a, "320831001001002", "2026-06-30").await.unwrap_err()), "unit_retired", "{n}");
-        let kids = s.unit_children(&Scope::All, "320831001001", false).await.unwrap();
+        let r = s
+            .unit_retire(&Scope::All, &a, "320831001001002", "2026-06-30")
+            .await
+            .unwrap();
+        assert!(
+            r.retired && r.valid_to.as_deref() == Some("2026-06-30"),
+            "{n}"
+        );
+        assert_eq!(
+            code_of(
+                s.unit_retire(&Scope::All, &a, "320831001001002", "2026-06-30")
+                    .await
+                    .unwrap_err()
+            ),
+            "unit_retired",
+            "{n}"
+        );
+        let kids = s
+            .unit_children(&Scope::All, "320831001001", false)
+            .await
+            .unwrap();
         assert_eq!(kids.len(), 1, "{n}: retired hidden");
-        assert_eq!(s.unit_children(&Scope::All, "320831001001", true).await.unwrap().len(), 2, "{n}");
-        let e = s.unit_create(&Scope::All, &a, &levels, &new_unit("32083100100100201", "微网格", "320831001001002", "micro_grid")).await.unwrap_err();
+        assert_eq!(
+            s.unit_children(&Scope::All, "320831001001", true)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{n}"
+        );
+        let e = s
+            .unit_create(
+                &Scope::All,
+                &a,
+                &levels,
+                &new_unit(
+                    "32083100100100201",
+                    "微网格",
+                    "320831001001002",
+                    "micro_grid",
+                ),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(code_of(e), "unit_retired", "{n}");
 
-        let h = s.unit_history(&Scope::All, "320831001001002").await.unwrap();
-        assert_eq!(h.iter().map(|c| c.action.as_str()).collect::<Vec<_>>(), ["create", "update", "retire"], "{n}");
+        let h = s
+            .unit_history(&Scope::All, "320831001001002")
+            .await
+            .unwrap();
+        assert_eq!(
+            h.iter().map(|c| c.action.as_str()).collect::<Vec<_>>(),
+            ["create", "update", "retire"],
+            "{n}"
+        );
         assert_eq!(h[0].name, "第二网格", "{n}");
         assert_eq!(h[1].name, "城南第二网格", "{n}");
         assert!(verify_chain(s).await >= 4, "{n}");
@@ -181,30 +334,89 @@ async fn territory_writes_follow_the_rules() {
 async fn moving_a_subtree_rewrites_its_paths() {
     // a deployment with compounds (free codes) between villages and grids
     let mut v = Levels::default_levels().all().to_vec();
-    v.insert(5, Level { key: "compound".into(), name_zh: "小区".into(), name_en: "Compound".into(), code_length: None, code_extends_parent: false });
+    v.insert(
+        5,
+        Level {
+            key: "compound".into(),
+            name_zh: "小区".into(),
+            name_en: "Compound".into(),
+            code_length: None,
+            code_extends_parent: false,
+        },
+    );
     let levels = Levels::new(v).unwrap();
     for db in backends().await {
         let s = db.store.as_ref();
         let n = db.name;
         seed_tree(s).await;
         let a = admin();
-        s.unit_create(&Scope::All, &a, &levels, &new_unit("XQ-1", "荷花苑", "320831001001", "compound")).await.unwrap();
-        let grid = NewUnit { code: "XQ-1-A".into(), name: "一区".into(), level: "compound".into(), parent_code: Some("XQ-1".into()), ..Default::default() };
-        assert_eq!(code_of(s.unit_create(&Scope::All, &a, &levels, &grid).await.unwrap_err()), "level_out_of_order", "{n}");
+        s.unit_create(
+            &Scope::All,
+            &a,
+            &levels,
+            &new_unit("XQ-1", "荷花苑", "320831001001", "compound"),
+        )
+        .await
+        .unwrap();
+        let grid = NewUnit {
+            code: "XQ-1-A".into(),
+            name: "一区".into(),
+            level: "compound".into(),
+            parent_code: Some("XQ-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            code_of(
+                s.unit_create(&Scope::All, &a, &levels, &grid)
+                    .await
+                    .unwrap_err()
+            ),
+            "level_out_of_order",
+            "{n}"
+        );
 
-        let moved = s.unit_move(&Scope::All, &a, &levels, "XQ-1", "320831100001").await.unwrap();
+        let moved = s
+            .unit_move(&Scope::All, &a, &levels, "XQ-1", "320831100001")
+            .await
+            .unwrap();
         assert_eq!(moved.parent_code.as_deref(), Some("320831100001"), "{n}");
         let (_, anc) = s.unit_get(&Scope::All, "XQ-1").await.unwrap();
         assert_eq!(anc.last().unwrap().code, "320831100001", "{n}");
         // the scope of the new town now covers it, the old one not
         let town_b = s.unit_get(&Scope::All, "320831100").await.unwrap().0.path;
         let town_a = s.unit_get(&Scope::All, "320831001").await.unwrap().0.path;
-        assert!(s.unit_get(&Scope::Subtrees(vec![town_b]), "XQ-1").await.is_ok(), "{n}");
-        assert!(s.unit_get(&Scope::Subtrees(vec![town_a]), "XQ-1").await.is_err(), "{n}");
+        assert!(
+            s.unit_get(&Scope::Subtrees(vec![town_b]), "XQ-1")
+                .await
+                .is_ok(),
+            "{n}"
+        );
+        assert!(
+            s.unit_get(&Scope::Subtrees(vec![town_a]), "XQ-1")
+                .await
+                .is_err(),
+            "{n}"
+        );
 
-        assert_eq!(code_of(s.unit_move(&Scope::All, &a, &levels, "320831100", "320831100001").await.unwrap_err()), "move_into_own_subtree", "{n}");
+        assert_eq!(
+            code_of(
+                s.unit_move(&Scope::All, &a, &levels, "320831100", "320831100001")
+                    .await
+                    .unwrap_err()
+            ),
+            "move_into_own_subtree",
+            "{n}"
+        );
         // official codes encode their parent: a village cannot move to another town
-        assert_eq!(code_of(s.unit_move(&Scope::All, &a, &levels, "320831001002", "320831100").await.unwrap_err()), "bad_code_format", "{n}");
+        assert_eq!(
+            code_of(
+                s.unit_move(&Scope::All, &a, &levels, "320831001002", "320831100")
+                    .await
+                    .unwrap_err()
+            ),
+            "bad_code_format",
+            "{n}"
+        );
     }
 }
 
@@ -219,47 +431,196 @@ async fn scope_matrix_every_role_inside_and_outside() {
         let a = admin();
         let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA";
         for (i, role) in Role::ALL.into_iter().enumerate() {
-            let user = s.user_create(&a, &NewUser { username: format!("u{i}"), display_name: role.key().into(), password_hash: hash.into(), phone: None }).await.unwrap();
+            let user = s
+                .user_create(
+                    &a,
+                    &NewUser {
+                        username: format!("u{i}"),
+                        display_name: role.key().into(),
+                        password_hash: hash.into(),
+                        phone: None,
+                    },
+                )
+                .await
+                .unwrap();
             // granted on town 黎城街道; 银涂镇 is outside
-            s.grant_add(&Scope::All, &a, user.id, role, Some("320831001")).await.unwrap();
-            let grants: Vec<GrantScope> = s.grants_of(user.id).await.unwrap().into_iter()
-                .map(|g| GrantScope { role: g.role, unit_path: g.unit_path }).collect();
+            s.grant_add(&Scope::All, &a, user.id, role, Some("320831001"))
+                .await
+                .unwrap();
+            let grants: Vec<GrantScope> = s
+                .grants_of(user.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| GrantScope {
+                    role: g.role,
+                    unit_path: g.unit_path,
+                })
+                .collect();
             let read = Scope::for_permission(&grants, Permission::TerritoryRead);
             let write = Scope::for_permission(&grants, Permission::TerritoryWrite);
-            let actor = Actor { user_id: Some(user.id), name: user.username.clone(), ip: "127.0.0.1".into() };
+            let actor = Actor {
+                user_id: Some(user.id),
+                name: user.username.clone(),
+                ip: "127.0.0.1".into(),
+            };
             let ctx = format!("{n}/{}", role.key());
 
             // read inside
-            assert!(s.unit_get(&read, "320831001001").await.is_ok(), "{ctx}: read inside");
-            assert_eq!(s.unit_children(&read, "320831001", false).await.unwrap().len(), 2, "{ctx}");
-            assert_eq!(s.unit_roots(&read).await.unwrap().iter().map(|u| u.code.clone()).collect::<Vec<_>>(), ["320831001"], "{ctx}");
+            assert!(
+                s.unit_get(&read, "320831001001").await.is_ok(),
+                "{ctx}: read inside"
+            );
+            assert_eq!(
+                s.unit_children(&read, "320831001", false)
+                    .await
+                    .unwrap()
+                    .len(),
+                2,
+                "{ctx}"
+            );
+            assert_eq!(
+                s.unit_roots(&read)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|u| u.code.clone())
+                    .collect::<Vec<_>>(),
+                ["320831001"],
+                "{ctx}"
+            );
             // read outside: invisible everywhere
-            assert!(matches!(s.unit_get(&read, "320831100001").await, Err(StoreError::NotFound(_))), "{ctx}: read outside");
-            assert!(matches!(s.unit_get(&read, "320831").await, Err(StoreError::NotFound(_))), "{ctx}: parent outside");
-            assert!(s.unit_children(&read, "320831100", false).await.is_err(), "{ctx}");
-            assert!(s.unit_search(&read, "银涂", 10).await.unwrap().is_empty(), "{ctx}: search outside");
-            assert_eq!(s.unit_search(&read, "城", 10).await.unwrap().len(), 4, "{ctx}: search inside");
-            assert!(s.unit_history(&read, "320831100001").await.is_err(), "{ctx}");
+            assert!(
+                matches!(
+                    s.unit_get(&read, "320831100001").await,
+                    Err(StoreError::NotFound(_))
+                ),
+                "{ctx}: read outside"
+            );
+            assert!(
+                matches!(
+                    s.unit_get(&read, "320831").await,
+                    Err(StoreError::NotFound(_))
+                ),
+                "{ctx}: parent outside"
+            );
+            assert!(
+                s.unit_children(&read, "320831100", false).await.is_err(),
+                "{ctx}"
+            );
+            assert!(
+                s.unit_search(&read, "银涂", 10).await.unwrap().is_empty(),
+                "{ctx}: search outside"
+            );
+            assert_eq!(
+                s.unit_search(&read, "城", 10).await.unwrap().len(),
+                4,
+                "{ctx}: search inside"
+            );
+            assert!(
+                s.unit_history(&read, "320831100001").await.is_err(),
+                "{ctx}"
+            );
             let (_, anc) = s.unit_get(&read, "320831001001001").await.unwrap();
-            assert_eq!(anc.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(), ["320831001", "320831001001"], "{ctx}: no ancestors above the grant");
+            assert_eq!(
+                anc.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(),
+                ["320831001", "320831001001"],
+                "{ctx}: no ancestors above the grant"
+            );
 
             // write inside: only roles with territory.write
             let code_in = format!("320831001001{:03}", 100 + i);
-            let made = s.unit_create(&write, &actor, &levels, &new_unit(&code_in, "新网格", "320831001001", "grid")).await;
-            assert_eq!(made.is_ok(), role.has(Permission::TerritoryWrite), "{ctx}: write inside");
-            let renamed = s.unit_update(&write, &actor, "320831001002", &UnitPatch { name: Some(format!("城北社区{i}")), kind: None }).await;
-            assert_eq!(renamed.is_ok(), role.has(Permission::TerritoryWrite), "{ctx}: rename inside");
+            let made = s
+                .unit_create(
+                    &write,
+                    &actor,
+                    &levels,
+                    &new_unit(&code_in, "新网格", "320831001001", "grid"),
+                )
+                .await;
+            assert_eq!(
+                made.is_ok(),
+                role.has(Permission::TerritoryWrite),
+                "{ctx}: write inside"
+            );
+            let renamed = s
+                .unit_update(
+                    &write,
+                    &actor,
+                    "320831001002",
+                    &UnitPatch {
+                        name: Some(format!("城北社区{i}")),
+                        kind: None,
+                    },
+                )
+                .await;
+            assert_eq!(
+                renamed.is_ok(),
+                role.has(Permission::TerritoryWrite),
+                "{ctx}: rename inside"
+            );
             // write outside: never
             let code_out = format!("320831100001{:03}", 100 + i);
-            let e = s.unit_create(&write, &actor, &levels, &new_unit(&code_out, "越界网格", "320831100001", "grid")).await.unwrap_err();
+            let e = s
+                .unit_create(
+                    &write,
+                    &actor,
+                    &levels,
+                    &new_unit(&code_out, "越界网格", "320831100001", "grid"),
+                )
+                .await
+                .unwrap_err();
             assert_eq!(code_of(e), "unknown_parent", "{ctx}: write outside");
-            assert!(s.unit_update(&write, &actor, "320831100001", &UnitPatch { name: Some("x".into()), kind: None }).await.is_err(), "{ctx}");
-            assert!(s.unit_retire(&write, &actor, "320831100201", "2026-01-01").await.is_err(), "{ctx}");
-            assert!(s.unit_move(&write, &actor, &levels, "320831001001", "320831100").await.is_err(), "{ctx}");
-            let e = s.unit_import(&write, &actor, &levels, vec![row(&code_out, "越界", "320831100001", "grid")], &|_| {}).await.unwrap_err();
-            assert!(matches!(e, StoreError::ImportRejected(_)), "{ctx}: import outside");
+            assert!(
+                s.unit_update(
+                    &write,
+                    &actor,
+                    "320831100001",
+                    &UnitPatch {
+                        name: Some("x".into()),
+                        kind: None
+                    }
+                )
+                .await
+                .is_err(),
+                "{ctx}"
+            );
+            assert!(
+                s.unit_retire(&write, &actor, "320831100201", "2026-01-01")
+                    .await
+                    .is_err(),
+                "{ctx}"
+            );
+            assert!(
+                s.unit_move(&write, &actor, &levels, "320831001001", "320831100")
+                    .await
+                    .is_err(),
+                "{ctx}"
+            );
+            let e = s
+                .unit_import(
+                    &write,
+                    &actor,
+                    &levels,
+                    vec![row(&code_out, "越界", "320831100001", "grid")],
+                    &|_| {},
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, StoreError::ImportRejected(_)),
+                "{ctx}: import outside"
+            );
         }
-        assert_eq!(s.unit_get(&Scope::All, "320831100001").await.unwrap().0.child_count, 0, "{n}: nothing leaked outside");
+        assert_eq!(
+            s.unit_get(&Scope::All, "320831100001")
+                .await
+                .unwrap()
+                .0
+                .child_count,
+            0,
+            "{n}: nothing leaked outside"
+        );
     }
 }
 
@@ -279,25 +640,61 @@ async fn import_is_all_or_nothing() {
         for (i, r) in rows.iter_mut().enumerate() {
             r.row = i as u64 + 2;
         }
-        let e = s.unit_import(&Scope::All, &admin(), &levels, rows.clone(), &|_| {}).await.unwrap_err();
-        let StoreError::ImportRejected(errs) = e else { panic!("{n}") };
+        let e = s
+            .unit_import(&Scope::All, &admin(), &levels, rows.clone(), &|_| {})
+            .await
+            .unwrap_err();
+        let StoreError::ImportRejected(errs) = e else {
+            panic!("{n}")
+        };
         assert_eq!(errs.len(), 1, "{n}");
-        assert_eq!((errs[0].row, errs[0].error.as_str()), (4, "unknown_parent"), "{n}");
-        assert_eq!(s.unit_count().await.unwrap(), before, "{n}: nothing imported");
+        assert_eq!(
+            (errs[0].row, errs[0].error.as_str()),
+            (4, "unknown_parent"),
+            "{n}"
+        );
+        assert_eq!(
+            s.unit_count().await.unwrap(),
+            before,
+            "{n}: nothing imported"
+        );
 
         rows[2].parent_code = "320831002".into();
         let seen = std::sync::Mutex::new(Vec::new());
-        let got = s.unit_import(&Scope::All, &admin(), &levels, rows, &|p| seen.lock().unwrap().push(p)).await.unwrap();
+        let got = s
+            .unit_import(&Scope::All, &admin(), &levels, rows, &|p| {
+                seen.lock().unwrap().push(p)
+            })
+            .await
+            .unwrap();
         assert_eq!(got, 3, "{n}");
         assert_eq!(s.unit_count().await.unwrap(), before + 3, "{n}");
         let last = *seen.lock().unwrap().last().unwrap();
-        assert_eq!((last.stage, last.done, last.total), (ImportStage::Writing, 3, 3), "{n}");
-        assert_eq!(s.unit_children(&Scope::All, "320831002", false).await.unwrap().len(), 2, "{n}");
+        assert_eq!(
+            (last.stage, last.done, last.total),
+            (ImportStage::Writing, 3, 3),
+            "{n}"
+        );
+        assert_eq!(
+            s.unit_children(&Scope::All, "320831002", false)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{n}"
+        );
         let h = s.unit_history(&Scope::All, "320831002201").await.unwrap();
         assert_eq!(h[0].action, "import", "{n}");
         // a second import of the same rows is refused whole
         let again = vec![row("320831002", "戴楼街道", "320831", "town")];
-        assert!(matches!(s.unit_import(&Scope::All, &admin(), &levels, again, &|_| {}).await, Err(StoreError::ImportRejected(_))), "{n}");
+        assert!(
+            matches!(
+                s.unit_import(&Scope::All, &admin(), &levels, again, &|_| {})
+                    .await,
+                Err(StoreError::ImportRejected(_))
+            ),
+            "{n}"
+        );
     }
 }
 
@@ -308,25 +705,96 @@ async fn users_grants_sessions_tokens() {
         let n = db.name;
         seed_tree(s).await;
         let a = admin();
-        let nu = |u: &str| NewUser { username: u.into(), display_name: "张三".into(), password_hash: "h".into(), phone: Some("13800000001".into()) };
+        let nu = |u: &str| NewUser {
+            username: u.into(),
+            display_name: "张三".into(),
+            password_hash: "h".into(),
+            phone: Some("13800000001".into()),
+        };
         let u = s.user_create(&a, &nu("Zhang.San")).await.unwrap();
         assert_eq!(u.username, "zhang.san", "{n}");
-        assert_eq!(code_of(s.user_create(&a, &nu("zhang.san")).await.unwrap_err()), "username_taken", "{n}");
-        assert!(s.user_credentials("ZHANG.SAN").await.unwrap().is_some(), "{n}");
+        assert_eq!(
+            code_of(s.user_create(&a, &nu("zhang.san")).await.unwrap_err()),
+            "username_taken",
+            "{n}"
+        );
+        assert!(
+            s.user_credentials("ZHANG.SAN").await.unwrap().is_some(),
+            "{n}"
+        );
         assert_eq!(s.user_list(Some("张"), 10).await.unwrap().len(), 1, "{n}");
-        let u2 = s.user_update(&a, u.id, &UserPatch { disabled: Some(true), phone: Some(None), ..Default::default() }).await.unwrap();
+        let u2 = s
+            .user_update(
+                &a,
+                u.id,
+                &UserPatch {
+                    disabled: Some(true),
+                    phone: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         assert!(u2.disabled && u2.phone.is_none(), "{n}");
         assert_eq!(s.user_phone(&a, u.id).await.unwrap(), None, "{n}");
 
-        let g = s.grant_add(&Scope::All, &a, u.id, Role::GridHead, Some("320831001001001")).await.unwrap();
+        let g = s
+            .grant_add(
+                &Scope::All,
+                &a,
+                u.id,
+                Role::GridHead,
+                Some("320831001001001"),
+            )
+            .await
+            .unwrap();
         assert_eq!(g.unit_name.as_deref(), Some("城南社区第一网格"), "{n}");
-        assert_eq!(code_of(s.grant_add(&Scope::All, &a, u.id, Role::GridHead, Some("320831001001001")).await.unwrap_err()), "grant_exists", "{n}");
-        assert_eq!(code_of(s.grant_add(&Scope::All, &a, u.id, Role::GridHead, None).await.unwrap_err()), "validation_failed", "{n}");
+        assert_eq!(
+            code_of(
+                s.grant_add(
+                    &Scope::All,
+                    &a,
+                    u.id,
+                    Role::GridHead,
+                    Some("320831001001001")
+                )
+                .await
+                .unwrap_err()
+            ),
+            "grant_exists",
+            "{n}"
+        );
+        assert_eq!(
+            code_of(
+                s.grant_add(&Scope::All, &a, u.id, Role::GridHead, None)
+                    .await
+                    .unwrap_err()
+            ),
+            "validation_failed",
+            "{n}"
+        );
         let town = s.unit_get(&Scope::All, "320831100").await.unwrap().0.path;
-        assert!(s.grant_add(&Scope::Subtrees(vec![town]), &a, u.id, Role::Volunteer, Some("320831001001")).await.is_err(), "{n}: grant outside scope");
+        assert!(
+            s.grant_add(
+                &Scope::Subtrees(vec![town]),
+                &a,
+                u.id,
+                Role::Volunteer,
+                Some("320831001001")
+            )
+            .await
+            .is_err(),
+            "{n}: grant outside scope"
+        );
         s.grant_remove(&a, g.id).await.unwrap();
         assert!(s.grants_of(u.id).await.unwrap().is_empty(), "{n}");
-        assert!(matches!(s.grant_remove(&a, g.id).await, Err(StoreError::NotFound("grant"))), "{n}");
+        assert!(
+            matches!(
+                s.grant_remove(&a, g.id).await,
+                Err(StoreError::NotFound("grant"))
+            ),
+            "{n}"
+        );
 
         // lockout counting: 3 strikes lock for a minute, then the count starts over
         for i in 1..=2 {
@@ -339,24 +807,80 @@ async fn users_grants_sessions_tokens() {
         let f = s.login_failure_add("ghost", 3, 60_000).await.unwrap();
         assert_eq!((f.count, f.locked_until), (1, None), "{n}");
         s.login_failures_clear("ghost").await.unwrap();
-        assert_eq!(s.login_failures("ghost").await.unwrap(), LoginFailures::default(), "{n}");
+        assert_eq!(
+            s.login_failures("ghost").await.unwrap(),
+            LoginFailures::default(),
+            "{n}"
+        );
 
-        s.session_create(&NewSession { id_hash: "sid".into(), user_id: u.id, csrf_token: "c".into(), ip: "1.2.3.4".into() }).await.unwrap();
-        assert_eq!(s.session_get("sid").await.unwrap().unwrap().csrf_token, "c", "{n}");
+        s.session_create(&NewSession {
+            id_hash: "sid".into(),
+            user_id: u.id,
+            csrf_token: "c".into(),
+            ip: "1.2.3.4".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.session_get("sid").await.unwrap().unwrap().csrf_token,
+            "c",
+            "{n}"
+        );
         s.session_touch("sid", T0 + 99).await.unwrap();
-        assert_eq!(s.session_get("sid").await.unwrap().unwrap().last_seen_at, T0 + 99, "{n}");
+        assert_eq!(
+            s.session_get("sid").await.unwrap().unwrap().last_seen_at,
+            T0 + 99,
+            "{n}"
+        );
         s.sessions_delete_for_user(u.id).await.unwrap();
         assert!(s.session_get("sid").await.unwrap().is_none(), "{n}");
 
         let now = db.clock.now_ms();
-        let t = s.token_create(&a, &NewToken { user_id: u.id, name: "cli".into(), prefix: "wgt_abcd".into(), hash: "th".into(), expires_at: now + 1000 }).await.unwrap();
-        assert_eq!(s.token_lookup("th").await.unwrap().map(|t| t.id), Some(t.id), "{n}");
+        let t = s
+            .token_create(
+                &a,
+                &NewToken {
+                    user_id: u.id,
+                    name: "cli".into(),
+                    prefix: "wgt_abcd".into(),
+                    hash: "th".into(),
+                    expires_at: now + 1000,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.token_lookup("th").await.unwrap().map(|t| t.id),
+            Some(t.id),
+            "{n}"
+        );
         db.clock.advance_ms(1001);
-        assert!(s.token_lookup("th").await.unwrap().is_none(), "{n}: expired");
-        let t2 = s.token_create(&a, &NewToken { user_id: u.id, name: "cli2".into(), prefix: "wgt_efgh".into(), hash: "th2".into(), expires_at: now + 100_000 }).await.unwrap();
-        assert!(s.token_revoke(&a, u.id + 1, t2.id).await.is_err(), "{n}: only the owner revokes");
+        assert!(
+            s.token_lookup("th").await.unwrap().is_none(),
+            "{n}: expired"
+        );
+        let t2 = s
+            .token_create(
+                &a,
+                &NewToken {
+                    user_id: u.id,
+                    name: "cli2".into(),
+                    prefix: "wgt_efgh".into(),
+                    hash: "th2".into(),
+                    expires_at: now + 100_000,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            s.token_revoke(&a, u.id + 1, t2.id).await.is_err(),
+            "{n}: only the owner revokes"
+        );
         s.token_revoke(&a, u.id, t2.id).await.unwrap();
-        assert!(s.token_lookup("th2").await.unwrap().is_none(), "{n}: revoked");
+        assert!(
+            s.token_lookup("th2").await.unwrap().is_none(),
+            "{n}: revoked"
+        );
         assert_eq!(s.token_list(u.id).await.unwrap().len(), 2, "{n}");
     }
 }
@@ -366,23 +890,105 @@ async fn audit_chain_and_search() {
     for db in backends().await {
         let s = db.store.as_ref();
         let n = db.name;
-        let a = Actor { user_id: Some(7), name: "auditor".into(), ip: "10.0.0.1".into() };
+        let a = Actor {
+            user_id: Some(7),
+            name: "auditor".into(),
+            ip: "10.0.0.1".into(),
+        };
         for i in 0..5 {
             db.clock.advance_ms(1000);
-            s.audit_record(&a, AuditEvent::new("unit.read", "unit", format!("u{i}")).with_detail(serde_json::json!({"i": i}))).await.unwrap();
+            s.audit_record(
+                &a,
+                AuditEvent::new("unit.read", "unit", format!("u{i}"))
+                    .with_detail(serde_json::json!({"i": i})),
+            )
+            .await
+            .unwrap();
         }
-        s.audit_record(&admin(), AuditEvent::new("auth.login", "user", "1")).await.unwrap();
+        s.audit_record(&admin(), AuditEvent::new("auth.login", "user", "1"))
+            .await
+            .unwrap();
         assert_eq!(verify_chain(s).await, 6, "{n}");
-        let all = s.audit_search(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
-        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [6, 5, 4, 3, 2, 1], "{n}");
-        let f = |f: AuditFilter| async move { s.audit_search(&AuditFilter { limit: 100, ..f }).await.unwrap().len() };
-        assert_eq!(f(AuditFilter { actor: Some("auditor".into()), ..Default::default() }).await, 5, "{n}");
-        assert_eq!(f(AuditFilter { action: Some("unit.".into()), ..Default::default() }).await, 5, "{n}");
-        assert_eq!(f(AuditFilter { action: Some("unit_".into()), ..Default::default() }).await, 0, "{n}: _ is literal");
-        assert_eq!(f(AuditFilter { target: Some("u3".into()), ..Default::default() }).await, 1, "{n}");
-        assert_eq!(f(AuditFilter { from: Some(T0 + 2000), to: Some(T0 + 3000), ..Default::default() }).await, 2, "{n}");
-        assert_eq!(f(AuditFilter { before: Some(3), ..Default::default() }).await, 2, "{n}");
-        let page = s.audit_search(&AuditFilter { limit: 2, ..Default::default() }).await.unwrap();
+        let all = s
+            .audit_search(&AuditFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [6, 5, 4, 3, 2, 1],
+            "{n}"
+        );
+        let f = |f: AuditFilter| async move {
+            s.audit_search(&AuditFilter { limit: 100, ..f })
+                .await
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            f(AuditFilter {
+                actor: Some("auditor".into()),
+                ..Default::default()
+            })
+            .await,
+            5,
+            "{n}"
+        );
+        assert_eq!(
+            f(AuditFilter {
+                action: Some("unit.".into()),
+                ..Default::default()
+            })
+            .await,
+            5,
+            "{n}"
+        );
+        assert_eq!(
+            f(AuditFilter {
+                action: Some("unit_".into()),
+                ..Default::default()
+            })
+            .await,
+            0,
+            "{n}: _ is literal"
+        );
+        assert_eq!(
+            f(AuditFilter {
+                target: Some("u3".into()),
+                ..Default::default()
+            })
+            .await,
+            1,
+            "{n}"
+        );
+        assert_eq!(
+            f(AuditFilter {
+                from: Some(T0 + 2000),
+                to: Some(T0 + 3000),
+                ..Default::default()
+            })
+            .await,
+            2,
+            "{n}"
+        );
+        assert_eq!(
+            f(AuditFilter {
+                before: Some(3),
+                ..Default::default()
+            })
+            .await,
+            2,
+            "{n}"
+        );
+        let page = s
+            .audit_search(&AuditFilter {
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(page.len(), 2, "{n}");
         assert_eq!(all[1].detail, serde_json::json!({"i": 4}), "{n}");
     }

@@ -57,6 +57,8 @@ pub async fn search(
         limit,
     };
     let items = st.store.audit_search(&filter).await?;
-    let next_before = (items.len() as i64 == limit).then(|| items.last().map(|e| e.seq)).flatten();
+    let next_before = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.seq))
+        .flatten();
     Ok(axum::Json(AuditPage { items, next_before }))
 }

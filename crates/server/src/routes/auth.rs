@@ -60,7 +60,11 @@ pub async fn login(
     }
     let creds = st.store.user_credentials(&username).await?;
     // Verify against a dummy hash for unknown users so timing does not tell them apart.
-    let hash = creds.as_ref().map(|(_, h)| h.as_str()).unwrap_or(a::dummy_hash()).to_string();
+    let hash = creds
+        .as_ref()
+        .map(|(_, h)| h.as_str())
+        .unwrap_or(a::dummy_hash())
+        .to_string();
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || a::verify_password(&password, &hash))
         .await
@@ -72,9 +76,16 @@ pub async fn login(
                 .store
                 .login_failure_add(&username, st.config.lockout_threshold, st.config.lockout_ms)
                 .await?;
-            let actor = Actor { user_id: None, name: username.clone(), ip };
+            let actor = Actor {
+                user_id: None,
+                name: username.clone(),
+                ip,
+            };
             st.store
-                .audit_record(&actor, AuditEvent::new("auth.login_failed", "user", &username))
+                .audit_record(
+                    &actor,
+                    AuditEvent::new("auth.login_failed", "user", &username),
+                )
                 .await?;
             return Err(match f.locked_until {
                 Some(until) if until > now => locked(until),
@@ -93,27 +104,49 @@ pub async fn login(
             ip: ip.clone(),
         })
         .await?;
-    let actor = Actor { user_id: Some(user.id), name: user.username.clone(), ip };
+    let actor = Actor {
+        user_id: Some(user.id),
+        name: user.username.clone(),
+        ip,
+    };
     st.store
-        .audit_record(&actor, AuditEvent::new("auth.login", "user", user.id.to_string()))
+        .audit_record(
+            &actor,
+            AuditEvent::new("auth.login", "user", user.id.to_string()),
+        )
         .await?;
     let secure = a::is_https(&headers, st.config.secure_cookies);
     let cookie = a::session_cookie(&token, secure, None);
-    Ok(([(header::SET_COOKIE, cookie)], axum::Json(LoginResp { user, csrf_token })).into_response())
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        axum::Json(LoginResp { user, csrf_token }),
+    )
+        .into_response())
 }
 
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(st): State<AppState>, caller: Caller, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn logout(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Via::Session { id_hash, .. } = &caller.via {
         st.store.session_delete(id_hash).await?;
     }
     st.store
-        .audit_record(&caller.actor(), AuditEvent::new("auth.logout", "user", caller.user.id.to_string()))
+        .audit_record(
+            &caller.actor(),
+            AuditEvent::new("auth.logout", "user", caller.user.id.to_string()),
+        )
         .await?;
     let secure = a::is_https(&headers, st.config.secure_cookies);
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, a::session_cookie("", secure, Some(0)))]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, a::session_cookie("", secure, Some(0)))],
+    )
+        .into_response())
 }
 
 /// The caller, their grants and permissions, and the CSRF token of the session.
@@ -125,7 +158,12 @@ pub async fn me(caller: Caller) -> axum::Json<MeResp> {
         Via::Token { .. } => String::new(),
     };
     let permissions = caller.permissions();
-    axum::Json(MeResp { user: caller.user, grants: caller.grants, permissions, csrf_token })
+    axum::Json(MeResp {
+        user: caller.user,
+        grants: caller.grants,
+        permissions,
+        csrf_token,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -150,12 +188,17 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| ApiError::new("unauthenticated"))?;
     let old = req.old_password.clone();
-    if !tokio::task::spawn_blocking(move || a::verify_password(&old, &hash)).await.unwrap_or(false) {
+    if !tokio::task::spawn_blocking(move || a::verify_password(&old, &hash))
+        .await
+        .unwrap_or(false)
+    {
         return Err(ApiError::new("invalid_credentials").msg("the current password is wrong"));
     }
     st.config.password_policy.check(&req.new_password)?;
     let new_hash = hash_blocking(req.new_password).await?;
-    st.store.user_set_password(&caller.actor(), caller.user.id, &new_hash).await?;
+    st.store
+        .user_set_password(&caller.actor(), caller.user.id, &new_hash)
+        .await?;
     st.store.sessions_delete_for_user(caller.user.id).await?;
     // Keep this browser logged in with a fresh session.
     let mut resp = StatusCode::NO_CONTENT.into_response();

@@ -12,8 +12,13 @@ use wangge_store::{ApiToken, NewToken};
 /// The caller's API tokens.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, body = Items<ApiToken>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Items<ApiToken>>> {
-    Ok(axum::Json(st.store.token_list(caller.user.id).await?.into()))
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Items<ApiToken>>> {
+    Ok(axum::Json(
+        st.store.token_list(caller.user.id).await?.into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -55,13 +60,22 @@ pub async fn create(
         expires_at: st.clock.now_ms() + req.expires_in_days * 86_400_000,
     };
     let info = st.store.token_create(&caller.actor(), &new).await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedToken { token, info })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedToken { token, info }),
+    ))
 }
 
 /// Revokes one of the caller's tokens.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn revoke(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    st.store.token_revoke(&caller.actor(), caller.user.id, id).await?;
+pub async fn revoke(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    st.store
+        .token_revoke(&caller.actor(), caller.user.id, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,7 +26,10 @@ pub struct UnitWithAncestors {
 /// The top units the caller can see.
 #[utoipa::path(get, path = "/api/v1/units/roots", tag = "territory",
     responses((status = 200, body = Items<Unit>), (status = 401, body = ErrorBody)))]
-pub async fn roots(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Items<Unit>>> {
+pub async fn roots(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Items<Unit>>> {
     let scope = caller.require(TerritoryRead)?;
     Ok(axum::Json(st.store.unit_roots(&scope).await?.into()))
 }
@@ -62,7 +65,12 @@ pub async fn children(
     Query(q): Query<ChildrenQuery>,
 ) -> ApiResult<axum::Json<Items<Unit>>> {
     let scope = caller.require(TerritoryRead)?;
-    Ok(axum::Json(st.store.unit_children(&scope, &code, q.include_retired).await?.into()))
+    Ok(axum::Json(
+        st.store
+            .unit_children(&scope, &code, q.include_retired)
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -91,7 +99,9 @@ pub async fn search(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::new("bad_parameter").msg("limit must be 1-200"));
     }
-    Ok(axum::Json(st.store.unit_search(&scope, text, limit).await?.into()))
+    Ok(axum::Json(
+        st.store.unit_search(&scope, text, limit).await?.into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -129,9 +139,15 @@ pub async fn create(
         level: req.level,
         parent_code: req.parent_code.filter(|p| !p.is_empty()),
         kind: req.kind.filter(|k| !k.is_empty()),
-        valid_from: Some(req.valid_from.unwrap_or_else(|| st.config.today(st.clock.now_ms()))),
+        valid_from: Some(
+            req.valid_from
+                .unwrap_or_else(|| st.config.today(st.clock.now_ms())),
+        ),
     };
-    let u = st.store.unit_create(&scope, &caller.actor(), &st.config.levels, &new).await?;
+    let u = st
+        .store
+        .unit_create(&scope, &caller.actor(), &st.config.levels, &new)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(u)))
 }
 
@@ -156,7 +172,11 @@ pub async fn update(
         name: req.name.map(|n| n.trim().to_string()),
         kind: req.kind,
     };
-    Ok(axum::Json(st.store.unit_update(&scope, &caller.actor(), &code, &patch).await?))
+    Ok(axum::Json(
+        st.store
+            .unit_update(&scope, &caller.actor(), &code, &patch)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,7 +196,11 @@ pub async fn move_unit(
 ) -> ApiResult<axum::Json<Unit>> {
     let scope = caller.require(TerritoryWrite)?;
     let levels = &st.config.levels;
-    Ok(axum::Json(st.store.unit_move(&scope, &caller.actor(), levels, &code, &req.parent_code).await?))
+    Ok(axum::Json(
+        st.store
+            .unit_move(&scope, &caller.actor(), levels, &code, &req.parent_code)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -197,8 +221,14 @@ pub async fn retire(
 ) -> ApiResult<axum::Json<Unit>> {
     let scope = caller.require(TerritoryWrite)?;
     check_date("valid_to", &req.valid_to)?;
-    let valid_to = req.valid_to.unwrap_or_else(|| st.config.today(st.clock.now_ms()));
-    Ok(axum::Json(st.store.unit_retire(&scope, &caller.actor(), &code, &valid_to).await?))
+    let valid_to = req
+        .valid_to
+        .unwrap_or_else(|| st.config.today(st.clock.now_ms()));
+    Ok(axum::Json(
+        st.store
+            .unit_retire(&scope, &caller.actor(), &code, &valid_to)
+            .await?,
+    ))
 }
 
 /// Every recorded state of a unit, oldest first.
@@ -210,7 +240,9 @@ pub async fn history(
     Path(code): Path<String>,
 ) -> ApiResult<axum::Json<Items<UnitChange>>> {
     let scope = caller.require(TerritoryRead)?;
-    Ok(axum::Json(st.store.unit_history(&scope, &code).await?.into()))
+    Ok(axum::Json(
+        st.store.unit_history(&scope, &code).await?.into(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -230,20 +262,29 @@ pub async fn import(
     body: Bytes,
 ) -> ApiResult<axum::Json<ImportDone>> {
     let scope = caller.require(TerritoryWrite)?;
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let kind = FileKind::detect(ct, None).ok_or_else(|| {
-        ApiError::new("unsupported_media_type").msg(format!("send text/csv or {}", territory_file::XLSX_MIME))
+        ApiError::new("unsupported_media_type")
+            .msg(format!("send text/csv or {}", territory_file::XLSX_MIME))
     })?;
     let rows = tokio::task::spawn_blocking(move || territory_file::parse(kind, &body))
         .await
         .map_err(|_| ApiError::new("internal_error"))??;
     let noop = |_| {};
-    match st.store.unit_import(&scope, &caller.actor(), &st.config.levels, rows, &noop).await {
+    match st
+        .store
+        .unit_import(&scope, &caller.actor(), &st.config.levels, rows, &noop)
+        .await
+    {
         Ok(n) => Ok(axum::Json(ImportDone { imported: n })),
         Err(StoreError::ImportRejected(errors)) => {
             let report_id = crate::auth::random_token()[..24].to_string();
             let csv = territory_file::error_report_csv(&errors);
-            st.store.import_report_save(&report_id, Some(caller.user.id), &csv).await?;
+            st.store
+                .import_report_save(&report_id, Some(caller.user.id), &csv)
+                .await?;
             let inline: Vec<serde_json::Value> = errors
                 .iter()
                 .take(INLINE_ERRORS)
@@ -271,11 +312,17 @@ pub async fn import_report(
     caller: Caller,
     Path(report_id): Path<String>,
 ) -> ApiResult<Response> {
-    let csv = st.store.import_report_get(&report_id, Some(caller.user.id)).await?;
+    let csv = st
+        .store
+        .import_report_get(&report_id, Some(caller.user.id))
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"import-errors-{report_id}.csv\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"import-errors-{report_id}.csv\""),
+            ),
         ],
         csv,
     )

@@ -29,9 +29,13 @@ impl From<User> for UserView {
 
 fn check_username(u: &str) -> ApiResult<()> {
     let ok = (2..=64).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if !ok {
-        return Err(ApiError::field("username", "2-64 of a-z, 0-9, '.', '_', '-'"));
+        return Err(ApiError::field(
+            "username",
+            "2-64 of a-z, 0-9, '.', '_', '-'",
+        ));
     }
     Ok(())
 }
@@ -44,7 +48,8 @@ fn check_display_name(n: &str) -> ApiResult<()> {
 }
 
 fn check_phone(p: &str) -> ApiResult<()> {
-    let ok = (5..=20).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit() || b"+-".contains(&b));
+    let ok =
+        (5..=20).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit() || b"+-".contains(&b));
     if !ok {
         return Err(ApiError::field("phone", "5-20 digits, '+' or '-'"));
     }
@@ -66,8 +71,17 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Items<UserView>>> {
     caller.require_global(UserManage)?;
-    let users = st.store.user_list(q.q.as_deref().map(str::trim), 500).await?;
-    Ok(axum::Json(users.into_iter().map(UserView::from).collect::<Vec<_>>().into()))
+    let users = st
+        .store
+        .user_list(q.q.as_deref().map(str::trim), 500)
+        .await?;
+    Ok(axum::Json(
+        users
+            .into_iter()
+            .map(UserView::from)
+            .collect::<Vec<_>>()
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -139,7 +153,11 @@ pub async fn update(
     if req.disabled == Some(true) && id == caller.user.id {
         return Err(ApiError::field("disabled", "you cannot disable yourself"));
     }
-    let patch = UserPatch { display_name: req.display_name.map(|n| n.trim().to_string()), disabled: req.disabled, phone };
+    let patch = UserPatch {
+        display_name: req.display_name.map(|n| n.trim().to_string()),
+        disabled: req.disabled,
+        phone,
+    };
     let u = st.store.user_update(&caller.actor(), id, &patch).await?;
     if u.disabled {
         st.store.sessions_delete_for_user(id).await?;
@@ -165,9 +183,13 @@ pub async fn reset_password(
     caller.require_global(UserManage)?;
     st.config.password_policy.check(&req.new_password)?;
     let hash = hash_blocking(req.new_password).await?;
-    st.store.user_set_password(&caller.actor(), id, &hash).await?;
+    st.store
+        .user_set_password(&caller.actor(), id, &hash)
+        .await?;
     st.store.sessions_delete_for_user(id).await?;
-    st.store.login_failures_clear(&st.store.user_get(id).await?.username).await?;
+    st.store
+        .login_failures_clear(&st.store.user_get(id).await?.username)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +207,9 @@ pub async fn phone(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<PhoneView>> {
     caller.require_global(UserManage)?;
-    Ok(axum::Json(PhoneView { phone: st.store.user_phone(&caller.actor(), id).await? }))
+    Ok(axum::Json(PhoneView {
+        phone: st.store.user_phone(&caller.actor(), id).await?,
+    }))
 }
 
 /// A user's grants.
@@ -222,7 +246,10 @@ pub async fn add_grant(
     let role = Role::parse(&req.role).ok_or_else(|| ApiError::field("role", "unknown role"))?;
     let scope = caller.scope(UserManage);
     let unit = req.unit_code.as_deref().filter(|c| !c.is_empty());
-    let g = st.store.grant_add(&scope, &caller.actor(), id, role, unit).await?;
+    let g = st
+        .store
+        .grant_add(&scope, &caller.actor(), id, role, unit)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(g)))
 }
 

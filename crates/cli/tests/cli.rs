@@ -1,0 +1,108 @@
+//! The `wangge` binary as an operator uses it: import with its exit codes and report, and
+//! `check` finding a tampered audit entry.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+fn wangge(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("WANGGE_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+async fn import_check_and_tamper_detection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let good = tmp.path().join("good.csv");
+    std::fs::write(&good, "code,name,parent_code,level\n32,江苏省,,province\n3208,淮安市,32,city\n320831,金湖县,3208,county\n").unwrap();
+    let o = wangge(&dir, &["import", "units", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Imported 3 units"), "{}", text(&o));
+
+    let bad = tmp.path().join("bad.csv");
+    let report = tmp.path().join("report.csv");
+    std::fs::write(&bad, "code,name,parent_code,level\n320831001,黎城街道,320831,town\n320831009001,孤儿,320831009,village\n").unwrap();
+    let o = wangge(
+        &dir,
+        &[
+            "import",
+            "units",
+            bad.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("row 3: unknown_parent"), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("3,320831009001,unknown_parent")
+    );
+
+    let o = wangge(
+        &dir,
+        &[
+            "import",
+            "units",
+            tmp.path().join("missing.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = wangge(
+        &dir,
+        &[
+            "import",
+            "units",
+            good.with_extension("txt").to_str().unwrap(),
+        ],
+    );
+    assert!(text(&o).contains(".csv or .xlsx"), "{}", text(&o));
+
+    let o = wangge(&dir, &["check"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("audit chain OK: 1 entries"),
+        "{}",
+        text(&o)
+    );
+
+    // Tamper with the first entry behind the platform's back (dropping the append-only guard).
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", dir.join("wangge.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let err = sqlx::query("UPDATE audit_log SET actor_name = 'mallory'")
+        .execute(&mut conn)
+        .await;
+    assert!(err.is_err(), "the audit log refuses updates");
+    sqlx::raw_sql("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let o = wangge(&dir, &["check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("BROKEN at entry 1"), "{}", text(&o));
+}
+
+#[test]
+fn reset_password_prints_a_new_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = wangge(tmp.path(), &["user", "reset-password", "nobody"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no user named nobody"));
+}

@@ -38,7 +38,11 @@ struct Picked {
 
 impl From<&Unit> for Picked {
     fn from(u: &Unit) -> Self {
-        Picked { code: u.code.clone(), level: u.level.clone(), child_count: u.child_count }
+        Picked {
+            code: u.code.clone(),
+            level: u.level.clone(),
+            child_count: u.child_count,
+        }
     }
 }
 
@@ -53,12 +57,21 @@ pub async fn run(opts: &LatencyOptions) -> anyhow::Result<()> {
 
 async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(opts.seed);
-    println!("backend: {}, units: {}", store.backend(), store.unit_count().await?);
+    println!(
+        "backend: {}, units: {}",
+        store.backend(),
+        store.unit_count().await?
+    );
 
     // 1. walk down to the towns
     let walk_started = Instant::now();
     let mut by_level: BTreeMap<usize, Vec<Picked>> = BTreeMap::new();
-    let mut frontier: Vec<Picked> = store.unit_roots(&Scope::All).await?.iter().map(Picked::from).collect();
+    let mut frontier: Vec<Picked> = store
+        .unit_roots(&Scope::All)
+        .await?
+        .iter()
+        .map(Picked::from)
+        .collect();
     let mut roots_time = Vec::new();
     let mut calls = 1usize;
     for depth in 0..4 {
@@ -75,7 +88,11 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
     println!(
         "walk: {calls} calls in {:.1} s; units per depth: {}",
         walk_started.elapsed().as_secs_f64(),
-        by_level.values().map(|v| v.len().to_string()).collect::<Vec<_>>().join(" / ")
+        by_level
+            .values()
+            .map(|v| v.len().to_string())
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
 
     // 2. villages: uniform over all units below the towns
@@ -92,7 +109,9 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
             let k = rng.random_range(0..acc);
             let ti = cumulative.partition_point(|&c| c <= k);
             let before = if ti == 0 { 0 } else { cumulative[ti - 1] };
-            let children = store.unit_children(&Scope::All, &towns[ti].code, false).await?;
+            let children = store
+                .unit_children(&Scope::All, &towns[ti].code, false)
+                .await?;
             if let Some(v) = children.get((k - before) as usize) {
                 villages.push(Picked::from(v));
             }
@@ -121,7 +140,9 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
         let t = Instant::now();
         let children = store.unit_children(&Scope::All, &p.code, false).await?;
         let took = t.elapsed();
-        let e = times.entry(*depth).or_insert_with(|| (p.level.clone(), Vec::new(), 0));
+        let e = times
+            .entry(*depth)
+            .or_insert_with(|| (p.level.clone(), Vec::new(), 0));
         e.1.push(took);
         e.2 += children.len();
     }
@@ -132,30 +153,59 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
     }
 
     println!();
-    println!("unit_children(&Scope::All, code, false), random parents, {} per level, ms:", opts.samples);
-    println!("{:<24} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}", "parent level", "n", "avg rows", "mean", "p50", "p95", "p99", "max");
-    print_row("(roots: unit_roots)", summarize(&roots_time), by_level.get(&0).map_or(0.0, |v| v.len() as f64));
+    println!(
+        "unit_children(&Scope::All, code, false), random parents, {} per level, ms:",
+        opts.samples
+    );
+    println!(
+        "{:<24} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "parent level", "n", "avg rows", "mean", "p50", "p95", "p99", "max"
+    );
+    print_row(
+        "(roots: unit_roots)",
+        summarize(&roots_time),
+        by_level.get(&0).map_or(0.0, |v| v.len() as f64),
+    );
     for (level, samples, rows) in times.values() {
-        print_row(level, summarize(samples), *rows as f64 / samples.len().max(1) as f64);
+        print_row(
+            level,
+            summarize(samples),
+            *rows as f64 / samples.len().max(1) as f64,
+        );
     }
 
     // the biggest family of every level
     let repeats = (opts.samples / 10).max(10);
     println!();
-    println!("unit_children of the unit with the most children at each level, {repeats} calls each, ms:");
-    println!("{:<24} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}", "parent", "n", "rows", "mean", "p50", "p95", "p99", "max");
+    println!(
+        "unit_children of the unit with the most children at each level, {repeats} calls each, ms:"
+    );
+    println!(
+        "{:<24} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "parent", "n", "rows", "mean", "p50", "p95", "p99", "max"
+    );
     for depth in 0..5 {
-        let Some(biggest) = by_level.get(&depth).and_then(|v| v.iter().max_by_key(|p| p.child_count)) else {
+        let Some(biggest) = by_level
+            .get(&depth)
+            .and_then(|v| v.iter().max_by_key(|p| p.child_count))
+        else {
             continue;
         };
         let mut samples = Vec::with_capacity(repeats);
         let mut rows = 0;
         for _ in 0..repeats {
             let t = Instant::now();
-            rows = store.unit_children(&Scope::All, &biggest.code, false).await?.len();
+            rows = store
+                .unit_children(&Scope::All, &biggest.code, false)
+                .await?
+                .len();
             samples.push(t.elapsed());
         }
-        print_row(&format!("{} {}", biggest.level, biggest.code), summarize(&samples), rows as f64);
+        print_row(
+            &format!("{} {}", biggest.level, biggest.code),
+            summarize(&samples),
+            rows as f64,
+        );
     }
     Ok(())
 }

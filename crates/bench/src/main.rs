@@ -1,10 +1,10 @@
 //! `wangge-bench`: synthetic national territory lists and measurements against a loaded store.
 //! See BENCHMARKS.md at the top of the repository for how it is used and the results.
 
-mod synth;
 mod latency;
 mod phases;
 mod stats;
+mod synth;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -76,12 +76,30 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::GenUnits { out, cities, counties, towns, villages, seed } => {
-            let opts = synth::GenOptions { cities, counties, towns, villages, seed };
+        Command::GenUnits {
+            out,
+            cities,
+            counties,
+            towns,
+            villages,
+            seed,
+        } => {
+            let opts = synth::GenOptions {
+                cities,
+                counties,
+                towns,
+                villages,
+                seed,
+            };
             let started = std::time::Instant::now();
             let c = synth::generate_file(&opts, &out)?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            println!("wrote {} ({:.1} MiB) in {:.1} s, seed {seed}", out.display(), size as f64 / (1 << 20) as f64, started.elapsed().as_secs_f64());
+            println!(
+                "wrote {} ({:.1} MiB) in {:.1} s, seed {seed}",
+                out.display(),
+                size as f64 / (1 << 20) as f64,
+                started.elapsed().as_secs_f64()
+            );
             println!("province {:>8}", c.provinces);
             println!("city     {:>8}", c.cities);
             println!("county   {:>8}", c.counties);
@@ -89,12 +107,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("village  {:>8}", c.villages);
             println!("total    {:>8}", c.total());
         }
-        Command::ChildrenLatency { database_url, samples, seed } => {
-            latency::run(&latency::LatencyOptions { database_url, samples, seed }).await?;
+        Command::ChildrenLatency {
+            database_url,
+            samples,
+            seed,
+        } => {
+            latency::run(&latency::LatencyOptions {
+                database_url,
+                samples,
+                seed,
+            })
+            .await?;
         }
-        Command::ImportPhases { database_url, data_dir, file } => {
+        Command::ImportPhases {
+            database_url,
+            data_dir,
+            file,
+        } => {
             let data_dir = data_dir.or_else(|| phases::data_dir_of(&database_url));
-            phases::run(&phases::PhaseOptions { database_url, data_dir, file }).await?;
+            phases::run(&phases::PhaseOptions {
+                database_url,
+                data_dir,
+                file,
+            })
+            .await?;
         }
     }
     Ok(())

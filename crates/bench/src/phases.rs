@@ -77,26 +77,50 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
         .context("opening the database")?;
     clock.lap("open database (migrations)");
 
-    let kind = FileKind::detect(None, opts.file.to_str())
-        .ok_or_else(|| anyhow::anyhow!("{}: the file must end in .csv or .xlsx", opts.file.display()))?;
-    let bytes = std::fs::read(&opts.file).with_context(|| format!("reading {}", opts.file.display()))?;
-    clock.lap(&format!("read file ({:.1} MiB)", bytes.len() as f64 / (1 << 20) as f64));
-    let rows = territory_file::parse(kind, &bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {}", opts.file.display(), e.message.unwrap_or_else(|| e.code.into())))?;
+    let kind = FileKind::detect(None, opts.file.to_str()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: the file must end in .csv or .xlsx",
+            opts.file.display()
+        )
+    })?;
+    let bytes =
+        std::fs::read(&opts.file).with_context(|| format!("reading {}", opts.file.display()))?;
+    clock.lap(&format!(
+        "read file ({:.1} MiB)",
+        bytes.len() as f64 / (1 << 20) as f64
+    ));
+    let rows = territory_file::parse(kind, &bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            opts.file.display(),
+            e.message.unwrap_or_else(|| e.code.into())
+        )
+    })?;
     clock.lap(&format!("parse ({} rows)", rows.len()));
     drop(bytes);
     clock.lap("drop file bytes");
 
     let reports: Mutex<Vec<Report>> = Mutex::new(Vec::new());
     let progress = |p: ImportProgress| {
-        let r = Report { at: Instant::now(), stage: p.stage, done: p.done, rss: memory_mib().0 };
+        let r = Report {
+            at: Instant::now(),
+            stage: p.stage,
+            done: p.done,
+            rss: memory_mib().0,
+        };
         if let Ok(mut v) = reports.lock() {
             v.push(r);
         }
     };
     let import_start = Instant::now();
     let result = store
-        .unit_import(&Scope::All, &Actor::system("bench"), &config.levels, rows, &progress)
+        .unit_import(
+            &Scope::All,
+            &Actor::system("bench"),
+            &config.levels,
+            rows,
+            &progress,
+        )
         .await;
     let import_end = Instant::now();
     let reports = reports.into_inner().unwrap_or_default();
@@ -111,7 +135,10 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     }
 
-    let writes: Vec<&Report> = reports.iter().filter(|r| r.stage == ImportStage::Writing).collect();
+    let writes: Vec<&Report> = reports
+        .iter()
+        .filter(|r| r.stage == ImportStage::Writing)
+        .collect();
     let peak_rss = reports.iter().map(|r| r.rss).fold(0.0, f64::max);
     if let (Some(first), Some(last)) = (writes.first(), writes.last()) {
         let chunks = writes.len();
@@ -137,7 +164,9 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
         // is the writing slowing down as the tables grow?
         let tenth = chunks / 10;
         if tenth >= 2 {
-            let span = |a: usize, b: usize| (writes[b].at - writes[a].at).as_secs_f64() * 1000.0 / (b - a) as f64;
+            let span = |a: usize, b: usize| {
+                (writes[b].at - writes[a].at).as_secs_f64() * 1000.0 / (b - a) as f64
+            };
             println!(
                 "{:<34} first tenth {:.1} ms/chunk, last tenth {:.1} ms/chunk",
                 "  write speed",
@@ -151,7 +180,10 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
     store.close().await;
     clock.lap("close");
     let (_, peak) = memory_mib();
-    println!("total {:.2} s, peak rss {peak:.1} MiB", start.elapsed().as_secs_f64());
+    println!(
+        "total {:.2} s, peak rss {peak:.1} MiB",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

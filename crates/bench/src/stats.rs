@@ -41,7 +41,14 @@ mod tests {
         let s = summarize(&v);
         assert_eq!(
             s,
-            Some(Summary { n: 100, mean: 50.5, p50: 50.0, p95: 95.0, p99: 99.0, max: 100.0 })
+            Some(Summary {
+                n: 100,
+                mean: 50.5,
+                p50: 50.0,
+                p95: 95.0,
+                p99: 99.0,
+                max: 100.0
+            })
         );
         assert_eq!(summarize(&[]), None);
         let one = summarize(&[Duration::from_millis(3)]).map(|s| (s.p50, s.p99));

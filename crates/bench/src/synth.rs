@@ -115,13 +115,21 @@ impl<W: Write> Gen<W> {
 
 /// Writes the list as CSV (`code,name,parent_code,level`) to `out`.
 pub fn generate<W: Write>(opts: &GenOptions, out: W) -> anyhow::Result<Counts> {
-    let mut g = Gen { rng: StdRng::seed_from_u64(opts.seed), out, counts: Counts::default() };
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(opts.seed),
+        out,
+        counts: Counts::default(),
+    };
     writeln!(g.out, "code,name,parent_code,level")?;
     let provinces = PROVINCES.len();
-    let cities = spread(&mut g.rng, opts.cities, provinces, 99, 0.3).context("cities per province")?;
-    let counties = spread(&mut g.rng, opts.counties, opts.cities, 98, 0.4).context("counties per city")?;
-    let towns = spread(&mut g.rng, opts.towns, opts.counties, 399, 0.5).context("towns per county")?;
-    let villages = spread(&mut g.rng, opts.villages, opts.towns, 399, 0.6).context("villages per town")?;
+    let cities =
+        spread(&mut g.rng, opts.cities, provinces, 99, 0.3).context("cities per province")?;
+    let counties =
+        spread(&mut g.rng, opts.counties, opts.cities, 98, 0.4).context("counties per city")?;
+    let towns =
+        spread(&mut g.rng, opts.towns, opts.counties, 399, 0.5).context("towns per county")?;
+    let villages =
+        spread(&mut g.rng, opts.villages, opts.towns, 399, 0.6).context("villages per town")?;
     let (mut ci, mut co, mut to) = (0usize, 0usize, 0usize);
 
     for (p, &(pcode, pname)) in PROVINCES.iter().enumerate() {
@@ -137,8 +145,10 @@ pub fn generate<W: Write>(opts: &GenOptions, out: W) -> anyhow::Result<Counts> {
             let n_counties = counties[ci];
             ci += 1;
             let kinds = split(n_counties, &[0.35, 0.5, 0.15], &[19, 60, 19])?;
-            for (k, (&n, (first, suffix))) in
-                kinds.iter().zip([(1, "区"), (21, "县"), (81, "市")]).enumerate()
+            for (k, (&n, (first, suffix))) in kinds
+                .iter()
+                .zip([(1, "区"), (21, "县"), (81, "市")])
+                .enumerate()
             {
                 for i in 0..n {
                     let kcode = format!("{ccode}{:02}", first + i);
@@ -154,8 +164,10 @@ pub fn generate<W: Write>(opts: &GenOptions, out: W) -> anyhow::Result<Counts> {
                         _ => &[0.3, 0.5, 0.2],
                     };
                     let tkinds = split(n_towns, town_shares, &[99, 100, 200])?;
-                    for (tk, (&tn, (tfirst, tsuffix))) in
-                        tkinds.iter().zip([(1, "街道"), (100, "镇"), (200, "乡")]).enumerate()
+                    for (tk, (&tn, (tfirst, tsuffix))) in tkinds
+                        .iter()
+                        .zip([(1, "街道"), (100, "镇"), (200, "乡")])
+                        .enumerate()
                     {
                         for t in 0..tn {
                             let tcode = format!("{kcode}{:03}", tfirst + t);
@@ -204,7 +216,13 @@ pub fn generate_file(opts: &GenOptions, path: &Path) -> anyhow::Result<Counts> {
 
 /// Splits `total` children over `n` parents: at least one and at most `cap` each, skewed by
 /// log-normal weights (`sigma`), summing exactly to `total`.
-pub fn spread(rng: &mut StdRng, total: usize, n: usize, cap: usize, sigma: f64) -> anyhow::Result<Vec<usize>> {
+pub fn spread(
+    rng: &mut StdRng,
+    total: usize,
+    n: usize,
+    cap: usize,
+    sigma: f64,
+) -> anyhow::Result<Vec<usize>> {
     if total < n || total > n.saturating_mul(cap) {
         bail!("{total} children cannot go to {n} parents with 1 to {cap} each");
     }
@@ -249,8 +267,11 @@ pub fn split(n: usize, shares: &[f64], caps: &[usize]) -> anyhow::Result<Vec<usi
     if n > caps.iter().sum::<usize>() {
         bail!("{n} does not fit in {caps:?}");
     }
-    let mut parts: Vec<usize> =
-        shares.iter().zip(caps).map(|(s, c)| ((n as f64 * s).round() as usize).min(*c)).collect();
+    let mut parts: Vec<usize> = shares
+        .iter()
+        .zip(caps)
+        .map(|(s, c)| ((n as f64 * s).round() as usize).min(*c))
+        .collect();
     loop {
         let sum: usize = parts.iter().sum();
         if sum == n {
@@ -301,7 +322,13 @@ mod tests {
 
     #[test]
     fn small_list_is_deterministic_and_well_formed() -> anyhow::Result<()> {
-        let opts = GenOptions { cities: 40, counties: 200, towns: 1500, villages: 9000, seed: 7 };
+        let opts = GenOptions {
+            cities: 40,
+            counties: 200,
+            towns: 1500,
+            villages: 9000,
+            seed: 7,
+        };
         let mut a = Vec::new();
         let counts = generate(&opts, &mut a)?;
         let mut b = Vec::new();
@@ -309,7 +336,13 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(
             counts,
-            Counts { provinces: 31, cities: 40, counties: 200, towns: 1500, villages: 9000 }
+            Counts {
+                provinces: 31,
+                cities: 40,
+                counties: 200,
+                towns: 1500,
+                villages: 9000
+            }
         );
         let text = String::from_utf8(a)?;
         let mut lines = text.lines();

@@ -1,6 +1,7 @@
 //! `wangge`: the one binary of the platform.
 
 mod demo;
+mod remote;
 mod setup;
 
 use anyhow::Context;
@@ -66,6 +67,12 @@ enum ImportWhat {
         /// Where to write the row-by-row error report if the file is rejected.
         #[arg(long, default_value = "import-errors.csv")]
         report: PathBuf,
+        /// Import through a running server (http://HOST:PORT) instead of the local database.
+        #[arg(long, env = "WANGGE_SERVER", requires = "token")]
+        server: Option<String>,
+        /// Personal API token for --server.
+        #[arg(long, env = "WANGGE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -105,6 +112,19 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Command::Import {
+        what:
+            ImportWhat::Units {
+                file,
+                report,
+                server: Some(server),
+                token,
+            },
+    } = &cli.command
+    {
+        let remote = remote::Remote::new(server, token.as_deref().unwrap_or_default())?;
+        return setup::import_units_remote(&remote, file, report).await;
+    }
     let env = setup::Env::open(&cli.data_dir, cli.database_url.as_deref()).await?;
     match cli.command {
         Command::Serve { listen } => {
@@ -127,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             env.serve(&listen).await?;
         }
         Command::Import {
-            what: ImportWhat::Units { file, report },
+            what: ImportWhat::Units { file, report, .. },
         } => {
             return setup::import_units(&env.state, &file, &report).await;
         }

@@ -173,6 +173,73 @@ pub async fn import_units(
     }
 }
 
+/// The same import through a server's API, with the caller's token and scope.
+pub async fn import_units_remote(
+    remote: &crate::remote::Remote,
+    file: &Path,
+    report: &Path,
+) -> anyhow::Result<ExitCode> {
+    let kind = FileKind::detect(None, file.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{}: the file must end in .csv or .xlsx", file.display()))?;
+    let content_type = match kind {
+        FileKind::Csv => "text/csv",
+        FileKind::Xlsx => territory_file::XLSX_MIME,
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "uploading {} bytes and importing on the server",
+        bytes.len()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let (status, body) = remote
+        .post("/api/v1/units/import", content_type, bytes)
+        .await?;
+    spinner.finish_and_clear();
+    match (status, body["code"].as_str()) {
+        (200, _) => {
+            println!("Imported {} units.", body["imported"]);
+            Ok(ExitCode::SUCCESS)
+        }
+        (422, Some("import_rejected")) => {
+            eprintln!(
+                "Nothing was imported: {} rows have errors. The first ones:",
+                body["details"]["error_count"]
+            );
+            for e in body["details"]["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(10)
+            {
+                eprintln!(
+                    "  row {}: {} ({}) {}",
+                    e["row"],
+                    e["error"].as_str().unwrap_or(""),
+                    e["code"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                );
+            }
+            let id = body["details"]["report_id"].as_str().unwrap_or("");
+            let (status, csv) = remote
+                .get(&format!("/api/v1/units/import/reports/{id}"))
+                .await?;
+            if status != 200 {
+                bail!("downloading the error report answered {status}");
+            }
+            std::fs::write(report, &csv)
+                .with_context(|| format!("writing {}", report.display()))?;
+            eprintln!("The full report is in {}", report.display());
+            Ok(ExitCode::from(2))
+        }
+        (status, code) => bail!(
+            "the server answered {status} {}: {}",
+            code.unwrap_or("?"),
+            body["message"].as_str().unwrap_or("")
+        ),
+    }
+}
+
 /// Verifies the audit chain and reports the first broken link.
 pub async fn check(state: &AppState) -> anyhow::Result<ExitCode> {
     let mut v = ChainVerifier::default();

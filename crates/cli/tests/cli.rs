@@ -106,3 +106,108 @@ fn reset_password_prints_a_new_one() {
     assert!(!o.status.success());
     assert!(text(&o).contains("no user named nobody"));
 }
+
+#[tokio::test]
+async fn remote_import_through_a_running_server() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-password",
+            "Admin#2026",
+        ])
+        .env_remove("WANGGE_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(rest) = line.split("at http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // a token for operator.town (center operator of 黎城街道 320831001), written as the API would
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", dir.join("wangge.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let token = "wgt_cli_test_token_0123456789abcdef";
+    sqlx::query(
+        "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at, expires_at) \
+         SELECT id, 'cli', 'wgt_cli_', $1, 0, 9999999999999 FROM users WHERE username = 'operator.town'",
+    )
+    .bind(wangge_server::auth::sha256_hex(token))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let server_url = format!("http://{addr}");
+    let run = |file: &std::path::Path, report: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args([
+                "import",
+                "units",
+                file.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ])
+            .args(["--server", &server_url, "--token", token])
+            .output()
+            .unwrap()
+    };
+    let report = tmp.path().join("report.csv");
+    let inside = tmp.path().join("inside.csv");
+    std::fs::write(
+        &inside,
+        "code,name,parent_code,level\n320831001901,工业园区社区,320831001,village\n",
+    )
+    .unwrap();
+    let o = run(&inside, &report);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Imported 1 units"), "{}", text(&o));
+
+    // outside the operator's scope: rejected whole, with the report downloaded
+    let outside = tmp.path().join("outside.csv");
+    std::fs::write(
+        &outside,
+        "code,name,parent_code,level\n320831100901,越界社区,320831100,village\n",
+    )
+    .unwrap();
+    let o = run(&outside, &report);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("320831100901,unknown_parent")
+    );
+
+    let bad_token = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args([
+            "import",
+            "units",
+            inside.to_str().unwrap(),
+            "--server",
+            &server_url,
+            "--token",
+            "wgt_nope",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&bad_token).contains("401 unauthenticated"),
+        "{}",
+        text(&bad_token)
+    );
+    server.kill().unwrap();
+    let _ = server.wait();
+}

@@ -272,6 +272,34 @@ macro_rules! impl_store {
             Ok(p)
         }
 
+        impl $store {
+            /// Applies the migrations not yet recorded in `schema_migrations`, in order, under the write lock.
+            pub(super) async fn migrate(&self, migrations: $crate::migrate::Migrations) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::raw_sql(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                )
+                .execute(&mut *tx)
+                .await?;
+                for (version, sql) in migrations {
+                    let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_none() {
+                        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                            .bind(version)
+                            .bind(self.clock.now_ms())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> &'static str {

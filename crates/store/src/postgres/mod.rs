@@ -30,33 +30,8 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = PgStore { pool, clock };
-        store.migrate().await?;
+        store.migrate(migrate::POSTGRES).await?;
         Ok(store)
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        for (version, sql) in migrate::POSTGRES {
-            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_none() {
-                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                    .bind(version)
-                    .bind(self.clock.now_ms())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {

@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use wangge_domain::audit::Actor;
-use wangge_domain::roles::{GrantScope, Permission, Scope};
+use wangge_domain::roles::{GrantScope, Permission, Role, Scope};
 use wangge_store::{Grant, User};
 
 pub const SESSION_COOKIE: &str = "wangge_session";
@@ -132,7 +132,8 @@ impl Caller {
         let grants: Vec<GrantScope> = self
             .grants
             .iter()
-            .filter(|g| g.unit_path.is_some() || g.unit_code.is_none())
+            // only a system administrator's grant may be global (no unit)
+            .filter(|g| g.unit_path.is_some() || g.role == Role::SystemAdmin)
             .map(|g| GrantScope {
                 role: g.role,
                 unit_path: g.unit_path.clone(),

@@ -28,13 +28,10 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'u
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = routes::api();
     let openapi_json = serde_json::to_string(&openapi).unwrap_or_default();
-    let api = api
-        .route_layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .fallback(|| async { error::ApiError::new("not_found") });
+    let api = api.fallback(|| async { error::ApiError::new("not_found") });
     Router::new()
         .merge(api)
-        // Imports are large: their own limit, replacing the default on that route only.
-        .layer(axum::middleware::from_fn(import_limit))
+        .layer(axum::middleware::from_fn(body_limit))
         .route(
             "/api/openapi.json",
             get(
@@ -67,11 +64,13 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Rejects oversized bodies early with a coded error (the import route may be larger).
-async fn import_limit(
+/// Limits request bodies: imports to [`IMPORT_LIMIT`], everything else to [`BODY_LIMIT`]. A declared
+/// length over the limit is refused at once; a body without one is cut off while it is read.
+async fn body_limit(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let limit = if req.uri().path() == "/api/v1/units/import" {
         IMPORT_LIMIT
     } else {
@@ -83,9 +82,9 @@ async fn import_limit(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if len.is_some_and(|l| l > limit) {
-        use axum::response::IntoResponse;
         return error::ApiError::new("payload_too_large").into_response();
     }
+    let req = req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit)));
     next.run(req).await
 }
 

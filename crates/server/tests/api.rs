@@ -902,3 +902,40 @@ async fn health_meta_and_openapi() {
         );
     }
 }
+
+#[tokio::test]
+async fn large_imports_pass_and_large_json_does_not() {
+    for env in envs().await {
+        let n = env.name;
+        let mut c = Client::new(&env);
+        c.login("admin", ADMIN_PW).await;
+        // over the 1 MiB JSON limit: 20 towns × 999 villages, about 1.1 MB
+        let mut csv = String::from("code,name,parent_code,level\n");
+        for t in 0..20 {
+            let town = format!("320831{:03}", 200 + t);
+            csv.push_str(&format!("{town},第{t}乡,320831,town\n"));
+            for v in 1..=999 {
+                csv.push_str(&format!(
+                    "{town}{v:03},第{t}乡第{v}村民委员会,{town},village\n"
+                ));
+            }
+        }
+        assert!(csv.len() > 1024 * 1024 + 1);
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/units/import",
+                Some("text/csv"),
+                csv.into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["imported"].as_i64()),
+            (StatusCode::OK, Some(20 * 1000)),
+            "{n}: {}",
+            &r.text[..r.text.len().min(300)]
+        );
+        let kids = c.get("/api/v1/units/320831219/children").await;
+        assert_eq!(kids.body["items"].as_array().unwrap().len(), 999, "{n}");
+    }
+}

@@ -259,8 +259,12 @@ pub async fn import(
     State(st): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<axum::Json<ImportDone>> {
+    let body = body.map_err(|e| match e.body_text() {
+        t if t.contains("length limit") => ApiError::new("payload_too_large"),
+        t => ApiError::new("bad_parameter").msg(t),
+    })?;
     let scope = caller.require(TerritoryWrite)?;
     let ct = headers
         .get(header::CONTENT_TYPE)

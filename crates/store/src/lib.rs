@@ -150,6 +150,8 @@ pub trait Store: Send + Sync + 'static {
     async fn session_touch(&self, id_hash: &str, now: i64) -> StoreResult<()>;
     async fn session_delete(&self, id_hash: &str) -> StoreResult<()>;
     async fn sessions_delete_for_user(&self, user_id: i64) -> StoreResult<()>;
+    /// Deletes sessions last seen before `cutoff` (they can no longer be used).
+    async fn sessions_purge_idle(&self, cutoff: i64) -> StoreResult<u64>;
 
     async fn token_create(&self, actor: &Actor, new: &NewToken) -> StoreResult<ApiToken>;
     async fn token_list(&self, user_id: i64) -> StoreResult<Vec<ApiToken>>;

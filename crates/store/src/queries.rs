@@ -1000,6 +1000,14 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn sessions_purge_idle(&self, cutoff: i64) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1")
+                    .bind(cutoff)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn token_create(&self, actor: &Actor, new: &NewToken) -> StoreResult<ApiToken> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin_write().await?;

@@ -832,6 +832,16 @@ async fn users_grants_sessions_tokens() {
             T0 + 99,
             "{n}"
         );
+        assert_eq!(s.sessions_purge_idle(T0 + 99).await.unwrap(), 0, "{n}");
+        assert_eq!(s.sessions_purge_idle(T0 + 100).await.unwrap(), 1, "{n}");
+        s.session_create(&NewSession {
+            id_hash: "sid".into(),
+            user_id: u.id,
+            csrf_token: "c".into(),
+            ip: "1.2.3.4".into(),
+        })
+        .await
+        .unwrap();
         s.sessions_delete_for_user(u.id).await.unwrap();
         assert!(s.session_get("sid").await.unwrap().is_none(), "{n}");
 

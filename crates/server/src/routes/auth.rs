@@ -94,6 +94,9 @@ pub async fn login(
         }
     };
     st.store.login_failures_clear(&username).await?;
+    st.store
+        .sessions_purge_idle(now - st.config.session_idle_ms)
+        .await?;
     let token = a::random_token();
     let csrf_token = a::random_token();
     st.store

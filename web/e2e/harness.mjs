@@ -211,6 +211,8 @@ export async function withPage(server, name, fn, { mobile = false } = {}) {
     const text = m.text()
     if (/Content[- ]Security[- ]Policy|Refused to (load|execute|apply|connect)/i.test(text)) {
       problems.push(`CSP: ${text}`)
+    } else if (text.startsWith('[wangge] unhandled error')) {
+      problems.push(text)
     }
   })
   try {

@@ -28,4 +28,9 @@ setUnauthenticatedHandler(() => {
   if (current.name !== 'login') void router.push({ name: 'login', query: { redirect: current.fullPath } })
 })
 
-createApp(App).use(i18n).use(Vant).use(router).mount('#app')
+const app = createApp(App)
+// Errors the components do not handle: logged with a marker that the end-to-end tests look for.
+app.config.errorHandler = (err, _instance, info) => {
+  console.error(`[wangge] unhandled error (${info}):`, err)
+}
+app.use(i18n).use(Vant).use(router).mount('#app')

@@ -22,4 +22,9 @@ setUnauthenticatedHandler(() => {
 
 document.documentElement.lang = currentLang.value
 
-createApp(App).use(i18n).use(ElementPlus).use(router).mount('#app')
+const app = createApp(App)
+// Errors the components do not handle: logged with a marker that the end-to-end tests look for.
+app.config.errorHandler = (err, _instance, info) => {
+  console.error(`[wangge] unhandled error (${info}):`, err)
+}
+app.use(i18n).use(ElementPlus).use(router).mount('#app')

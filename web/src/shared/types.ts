@@ -4,7 +4,8 @@ export interface User {
   id: number
   username: string
   display_name: string
-  phone_masked: string | null
+  /** absent or null when no phone is recorded */
+  phone_masked?: string | null
   disabled: boolean
   created_at: number
 }
@@ -13,9 +14,10 @@ export interface Grant {
   id: number
   user_id: number
   role: string
-  unit_code: string
-  unit_name: string
-  unit_level: string
+  /** null: a global grant (system administrators) */
+  unit_code: string | null
+  unit_name: string | null
+  unit_level: string | null
 }
 
 export interface Me {

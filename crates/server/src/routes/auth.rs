@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wangge_domain::audit::{Actor, AuditEvent};
-use wangge_store::{Grant, NewSession, User};
+use super::users::UserView;
+use wangge_store::{Grant, NewSession};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,13 +21,13 @@ pub struct LoginReq {
 
 #[derive(Serialize, ToSchema)]
 pub struct LoginResp {
-    user: User,
+    user: UserView,
     csrf_token: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct MeResp {
-    user: User,
+    user: UserView,
     grants: Vec<Grant>,
     permissions: Vec<&'static str>,
     /// Empty when authenticated with an API token.
@@ -122,7 +123,7 @@ pub async fn login(
     let cookie = a::session_cookie(&token, secure, None);
     Ok((
         [(header::SET_COOKIE, cookie)],
-        axum::Json(LoginResp { user, csrf_token }),
+        axum::Json(LoginResp { user: user.into(), csrf_token }),
     )
         .into_response())
 }
@@ -162,7 +163,7 @@ pub async fn me(caller: Caller) -> axum::Json<MeResp> {
     };
     let permissions = caller.permissions();
     axum::Json(MeResp {
-        user: caller.user,
+        user: caller.user.into(),
         grants: caller.grants,
         permissions,
         csrf_token,

@@ -6,7 +6,7 @@ mod health;
 mod meta;
 mod tokens;
 mod units;
-mod users;
+pub(crate) mod users;
 
 use crate::auth::client_ip;
 use crate::error::ApiError;

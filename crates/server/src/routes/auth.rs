@@ -1,4 +1,5 @@
 use super::ClientIp;
+use super::users::UserView;
 use crate::auth::{self as a, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Json;
@@ -9,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wangge_domain::audit::{Actor, AuditEvent};
-use super::users::UserView;
 use wangge_store::{Grant, NewSession};
 
 #[derive(Deserialize, ToSchema)]
@@ -123,7 +123,10 @@ pub async fn login(
     let cookie = a::session_cookie(&token, secure, None);
     Ok((
         [(header::SET_COOKIE, cookie)],
-        axum::Json(LoginResp { user: user.into(), csrf_token }),
+        axum::Json(LoginResp {
+            user: user.into(),
+            csrf_token,
+        }),
     )
         .into_response())
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use wangge_domain::clock::Clock;
 
-/// Key of the advisory lock that serialises writers.
-const WRITE_LOCK: i64 = 0x5747_0001;
+/// Class of the advisory lock that serialises writers; the object is the schema, so deployments
+/// (or test runs) in different schemas of one database do not wait for each other.
+const WRITE_LOCK_CLASS: i32 = 0x5747;
 
 pub struct PgStore {
     pool: PgPool,
@@ -36,8 +37,8 @@ impl PgStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK)
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
+            .bind(WRITE_LOCK_CLASS)
             .execute(&mut *tx)
             .await?;
         Ok(tx)

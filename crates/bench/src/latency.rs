@@ -1,12 +1,12 @@
 //! Latency of `Store::unit_children` on a loaded database, per level of the parent.
 //!
-//! 1. Walk: the roots, then the children of every province, city and county. This lists every
-//!    unit down to the towns (with their `child_count`), so the largest families are known, and it
-//!    warms the database caches.
-//! 2. Villages: `samples` villages drawn uniformly (a random town weighted by its village count,
-//!    then a random child of it).
-//! 3. Measure: `samples` random units of every level, all levels shuffled together, each timed
-//!    once; then the unit with the most children of every level, timed `samples / 10` times.
+//! 1. Walk: the roots, then the children of every unit of every depth, down to the leaves. This
+//!    lists every unit (with its `child_count`), so every level can be sampled uniformly and the
+//!    largest families are known; it also warms the database caches. With `--walk-limit N`, only N
+//!    random units of each depth are expanded (for databases where each call is slow).
+//! 2. Measure: `samples` random units of every depth, all depths shuffled together, each timed
+//!    once; `unit_roots` `samples` times; then the unit with the most children seen at every
+//!    depth, timed `samples / 10` times (at least 10).
 //!
 //! Only the Store API is used (no SQL), as the server would call it.
 
@@ -26,6 +26,8 @@ pub struct LatencyOptions {
     pub database_url: String,
     pub samples: usize,
     pub seed: u64,
+    /// Expand at most this many random units per depth in the walk (default: all).
+    pub walk_limit: Option<usize>,
 }
 
 /// (code, level, child_count) of a unit.
@@ -63,7 +65,7 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
         store.unit_count().await?
     );
 
-    // 1. walk down to the towns
+    // 1. walk down to the leaves
     let walk_started = Instant::now();
     let mut by_level: BTreeMap<usize, Vec<Picked>> = BTreeMap::new();
     let mut frontier: Vec<Picked> = store
@@ -74,19 +76,24 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
         .collect();
     let mut roots_time = Vec::new();
     let mut calls = 1usize;
-    for depth in 0..4 {
-        by_level.insert(depth, frontier.clone());
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        let mut parents: Vec<&Picked> = frontier.iter().filter(|p| p.child_count > 0).collect();
+        if let Some(limit) = opts.walk_limit {
+            parents.shuffle(&mut rng);
+            parents.truncate(limit);
+        }
         let mut next = Vec::new();
-        for p in &frontier {
+        for p in parents {
             let children = store.unit_children(&Scope::All, &p.code, false).await?;
             calls += 1;
             next.extend(children.iter().map(Picked::from));
         }
-        frontier = next;
+        by_level.insert(depth, std::mem::replace(&mut frontier, next));
+        depth += 1;
     }
-    by_level.insert(4, frontier);
     println!(
-        "walk: {calls} calls in {:.1} s; units per depth: {}",
+        "walk: {calls} calls in {:.1} s; units seen per depth: {}",
         walk_started.elapsed().as_secs_f64(),
         by_level
             .values()
@@ -94,30 +101,6 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
             .collect::<Vec<_>>()
             .join(" / ")
     );
-
-    // 2. villages: uniform over all units below the towns
-    let towns = by_level.get(&4).cloned().unwrap_or_default();
-    let mut cumulative = Vec::with_capacity(towns.len());
-    let mut acc = 0i64;
-    for t in &towns {
-        acc += t.child_count;
-        cumulative.push(acc);
-    }
-    let mut villages = Vec::new();
-    if acc > 0 {
-        for _ in 0..opts.samples {
-            let k = rng.random_range(0..acc);
-            let ti = cumulative.partition_point(|&c| c <= k);
-            let before = if ti == 0 { 0 } else { cumulative[ti - 1] };
-            let children = store
-                .unit_children(&Scope::All, &towns[ti].code, false)
-                .await?;
-            if let Some(v) = children.get((k - before) as usize) {
-                villages.push(Picked::from(v));
-            }
-        }
-    }
-    by_level.insert(5, villages);
 
     // warm-up of the roots listing too
     for _ in 0..20 {
@@ -176,6 +159,7 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
 
     // the biggest family of every level
     let repeats = (opts.samples / 10).max(10);
+    let depths = by_level.len();
     println!();
     println!(
         "unit_children of the unit with the most children at each level, {repeats} calls each, ms:"
@@ -184,7 +168,7 @@ async fn measure(store: &dyn Store, opts: &LatencyOptions) -> anyhow::Result<()>
         "{:<24} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "parent", "n", "rows", "mean", "p50", "p95", "p99", "max"
     );
-    for depth in 0..5 {
+    for depth in 0..depths {
         let Some(biggest) = by_level
             .get(&depth)
             .and_then(|v| v.iter().max_by_key(|p| p.child_count))

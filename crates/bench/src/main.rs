@@ -3,6 +3,7 @@
 
 mod latency;
 mod phases;
+mod probe;
 mod stats;
 mod synth;
 
@@ -19,7 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a deterministic synthetic national list of units as CSV (code,name,parent_code,level).
+    /// Write a deterministic synthetic national list of units as CSV (code,name,parent_code,level),
+    /// or as .xlsx when OUT ends in .xlsx.
     GenUnits {
         #[arg(long)]
         out: PathBuf,
@@ -44,6 +46,9 @@ enum Command {
         samples: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Expand at most N random units per depth while listing the tree (default: all of them).
+        #[arg(long)]
+        walk_limit: Option<usize>,
     },
     /// Run the steps of `wangge import units FILE` one by one, with their time and memory.
     ImportPhases {
@@ -52,7 +57,21 @@ enum Command {
         /// Data directory holding wangge.toml (levels); default: the SQLite file's directory.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Stop after the domain validation (`validate_import`), without writing.
+        #[arg(long)]
+        validate_only: bool,
         file: PathBuf,
+    },
+    /// Experiment: the import's multi-row INSERTs on a fresh SQLite file with `$n` versus `?`
+    /// placeholders, for several chunk sizes (raw sqlx; explains the SQLite import time).
+    SqliteInsertProbe {
+        file: PathBuf,
+        /// Rows to insert from the start of FILE.
+        #[arg(long, default_value_t = 50_000)]
+        rows: usize,
+        /// Rows per INSERT statement, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,100,20")]
+        chunks: Vec<usize>,
     },
 }
 
@@ -111,17 +130,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url,
             samples,
             seed,
+            walk_limit,
         } => {
             latency::run(&latency::LatencyOptions {
                 database_url,
                 samples,
                 seed,
+                walk_limit,
             })
             .await?;
         }
         Command::ImportPhases {
             database_url,
             data_dir,
+            validate_only,
             file,
         } => {
             let data_dir = data_dir.or_else(|| phases::data_dir_of(&database_url));
@@ -129,9 +151,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url,
                 data_dir,
                 file,
+                validate_only,
             })
             .await?;
         }
+        Command::SqliteInsertProbe { file, rows, chunks } => {
+            probe::run(&file, rows, &chunks).await?;
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole pipeline on a small list: generate, import step by step, time the children.
+    #[test]
+    fn generate_import_and_measure_a_small_list() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("wangge-bench-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("units.csv");
+        let url = format!("sqlite://{}/wangge.db", dir.display());
+        let opts = synth::GenOptions {
+            cities: 35,
+            counties: 60,
+            towns: 200,
+            villages: 900,
+            seed: 5,
+        };
+        let counts = synth::generate_file(&opts, &file)?;
+        let rt = tokio::runtime::Runtime::new()?;
+        rt.block_on(async {
+            phases::run(&phases::PhaseOptions {
+                database_url: url.clone(),
+                data_dir: None,
+                file: file.clone(),
+                validate_only: false,
+            })
+            .await?;
+            let store =
+                wangge_store::open(&url, std::sync::Arc::new(wangge_domain::clock::SystemClock))
+                    .await?;
+            assert_eq!(store.unit_count().await?, counts.total() as i64);
+            store.close().await;
+            latency::run(&latency::LatencyOptions {
+                database_url: url.clone(),
+                samples: 20,
+                seed: 1,
+                walk_limit: Some(3),
+            })
+            .await
+        })?;
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 }

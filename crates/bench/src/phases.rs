@@ -7,6 +7,8 @@
 //! * check = from the start of `unit_import` to the first "writing" report, less one chunk;
 //! * write = the chunks (the first one estimated as the mean of the others);
 //! * commit = from the last "writing" report until `unit_import` returns (audit entry + COMMIT).
+//!
+//! With `--validate-only` it stops after the domain's `validate_import` on the parsed rows.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wangge_domain::audit::Actor;
 use wangge_domain::clock::SystemClock;
+use wangge_domain::import::validate_import;
 use wangge_domain::roles::Scope;
 use wangge_server::config::Config;
 use wangge_server::territory_file::{self, FileKind};
@@ -23,6 +26,8 @@ pub struct PhaseOptions {
     pub database_url: String,
     pub data_dir: Option<PathBuf>,
     pub file: PathBuf,
+    /// Stop after `validate_import` (the domain check, without the store), to see its own cost.
+    pub validate_only: bool,
 }
 
 /// `VmRSS` and `VmHWM` (peak) of this process in MiB, from /proc (0 where unavailable).
@@ -63,6 +68,7 @@ struct Report {
     stage: ImportStage,
     done: u64,
     rss: f64,
+    peak: f64,
 }
 
 pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
@@ -99,6 +105,18 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
     clock.lap(&format!("parse ({} rows)", rows.len()));
     drop(bytes);
     clock.lap("drop file bytes");
+    if opts.validate_only {
+        let n = rows.len();
+        let checked = validate_import(rows, &config.levels, &|_| None, true);
+        clock.lap(&format!("validate_import only ({n} rows)"));
+        match checked {
+            Ok(v) => drop(v),
+            Err(e) => anyhow::bail!("{} rows have errors", e.len()),
+        }
+        clock.lap("drop rows");
+        store.close().await;
+        return Ok(());
+    }
 
     let reports: Mutex<Vec<Report>> = Mutex::new(Vec::new());
     let progress = |p: ImportProgress| {
@@ -107,6 +125,7 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
             stage: p.stage,
             done: p.done,
             rss: memory_mib().0,
+            peak: memory_mib().1,
         };
         if let Ok(mut v) = reports.lock() {
             v.push(r);
@@ -152,8 +171,8 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
         let write = (last.at - first.at).as_secs_f64() + per_chunk;
         let commit = (import_end - last.at).as_secs_f64();
         println!(
-            "{:<34} {check:>8.2} s  rss at first chunk {:>7.1} MiB",
-            "  check (load, validate, place)", first.rss
+            "{:<34} {check:>8.2} s  rss at first chunk {:>7.1} MiB, peak so far {:>7.1} MiB",
+            "  check (load, validate, place)", first.rss, first.peak
         );
         println!(
             "{:<34} {write:>8.2} s  {chunks} chunks, {:.1} ms each, {} rows; max rss while writing {peak_rss:.1} MiB",
@@ -175,6 +194,7 @@ pub async fn run(opts: &PhaseOptions) -> anyhow::Result<()> {
             );
         }
         println!("{:<34} {commit:>8.2} s", "  commit (audit entry, COMMIT)");
+        println!("{:<34} peak rss {:.1} MiB at the last chunk", "", last.peak);
     }
     clock.lap("unit_import total");
     store.close().await;

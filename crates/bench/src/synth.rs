@@ -209,9 +209,31 @@ pub fn generate<W: Write>(opts: &GenOptions, out: W) -> anyhow::Result<Counts> {
     Ok(g.counts)
 }
 
+/// Writes the list to `path`: CSV, or an .xlsx workbook (codes as text) when the name ends in .xlsx.
 pub fn generate_file(opts: &GenOptions, path: &Path) -> anyhow::Result<Counts> {
-    let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    generate(opts, BufWriter::with_capacity(1 << 20, f))
+    let is_xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if !is_xlsx {
+        let f =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        return generate(opts, BufWriter::with_capacity(1 << 20, f));
+    }
+    let mut csv = Vec::new();
+    let counts = generate(opts, &mut csv)?;
+    let text = String::from_utf8(csv)?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, line) in text.lines().enumerate() {
+        for (c, cell) in line.split(',').enumerate() {
+            if !cell.is_empty() {
+                sheet.write_string(u32::try_from(r)?, u16::try_from(c)?, cell)?;
+            }
+        }
+    }
+    book.save(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(counts)
 }
 
 /// Splits `total` children over `n` parents: at least one and at most `cap` each, skewed by
@@ -368,6 +390,31 @@ mod tests {
             assert!(seen.insert(code.to_string()), "duplicate {code}");
         }
         assert_eq!(seen.len(), counts.total());
+        Ok(())
+    }
+
+    #[test]
+    fn xlsx_output_reads_back_like_the_csv() -> anyhow::Result<()> {
+        use wangge_server::territory_file::{FileKind, parse};
+        let opts = GenOptions {
+            cities: 31,
+            counties: 40,
+            towns: 60,
+            villages: 100,
+            seed: 3,
+        };
+        let dir = std::env::temp_dir().join(format!("wangge-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let (csv_path, xlsx_path) = (dir.join("u.csv"), dir.join("u.xlsx"));
+        let counts = generate_file(&opts, &csv_path)?;
+        generate_file(&opts, &xlsx_path)?;
+        let from_csv = parse(FileKind::Csv, &std::fs::read(&csv_path)?)
+            .map_err(|e| anyhow::anyhow!("{}", e.code))?;
+        let from_xlsx = parse(FileKind::Xlsx, &std::fs::read(&xlsx_path)?)
+            .map_err(|e| anyhow::anyhow!("{}", e.code))?;
+        std::fs::remove_dir_all(&dir)?;
+        assert_eq!(from_csv.len(), counts.total());
+        assert_eq!(from_csv, from_xlsx);
         Ok(())
     }
 }

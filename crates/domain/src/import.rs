@@ -57,9 +57,7 @@ pub fn validate_import(
 
     // Codes defined by the file, first occurrence wins.
     let mut in_file: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-    let mut level_idx: Vec<usize> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        level_idx.push(levels.index_of(&r.level).unwrap_or(usize::MAX));
         if r.code.is_empty() {
             err(r, "validation_failed", "code is empty".into());
         } else if in_file.contains_key(r.code.as_str()) {
@@ -144,11 +142,11 @@ pub fn validate_import(
         errors.sort_by_key(|e| e.row);
         return Err(errors);
     }
+    drop(in_file);
     // Levels strictly deepen from parent to child, so sorting by level puts parents first.
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| level_idx[i]);
-    let mut slots: Vec<Option<ImportRow>> = rows.drain(..).map(Some).collect();
-    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    // In place: a national list is hundreds of MB of rows.
+    rows.sort_by_key(|r| levels.index_of(&r.level).unwrap_or(usize::MAX));
+    Ok(rows)
 }
 
 #[cfg(test)]

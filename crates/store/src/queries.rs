@@ -25,7 +25,7 @@ pub(crate) const TOKEN_SELECT: &str = "SELECT id, user_id, name, prefix, created
 pub(crate) const AUDIT_SELECT: &str = "SELECT seq, at, actor_id, actor_name, action, target_kind, \
     target_id, ip, detail, prev_hash, hash FROM audit_log";
 
-/// Rows per multi-row INSERT in imports (11 parameters a row stays under both backends' limits).
+/// Rows per multi-row INSERT in imports (10 parameters a row stays under both backends' limits).
 pub(crate) const IMPORT_CHUNK: usize = 1000;
 
 /// A SQL condition restricting `alias.path` to the scope, and the values to bind to it, numbered
@@ -49,6 +49,30 @@ pub(crate) fn scope_condition(scope: &Scope, alias: &str, first: usize) -> (Stri
             (format!("({})", parts.join(" OR ")), binds)
         }
     }
+}
+
+/// `(…),(…)` placeholders for a multi-row INSERT, numbered in binding order: `$1, $2, …`, or
+/// anonymous `?` where `positional` (SQLite resolves a named `$n` by a linear scan over all
+/// parameters per bind, which makes wide statements quadratic).
+pub(crate) fn values_list(rows: usize, cols: usize, positional: bool) -> String {
+    let mut sql = String::with_capacity(rows * cols * 6);
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..cols {
+            n += 1;
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if positional {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${n}"));
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// `%text%` for LIKE, with `\` escaping the wildcards in the text.
@@ -82,7 +106,7 @@ pub fn mask_phone(phone: &str) -> String {
 /// `begin_write(&self) -> StoreResult<sqlx::Transaction<'static, $db>>` and
 /// `alloc_unit_ids(tx, n) -> StoreResult<Vec<i64>>`.
 macro_rules! impl_store {
-    ($store:ident, $db:ty, $backend:literal) => {
+    ($store:ident, $db:ty, $backend:literal, $positional:literal) => {
         mod shared {
         use super::$store;
         use $crate::error::{StoreError, StoreResult, is_unique_violation};
@@ -616,21 +640,12 @@ macro_rules! impl_store {
                 let mut done = 0u64;
                 for (chunk_no, chunk) in rows.chunks(IMPORT_CHUNK).enumerate() {
                     let base = chunk_no * IMPORT_CHUNK;
-                    let mut sql = String::from(
+                    let sql = format!(
                         "INSERT INTO units (id, code, name, level, parent_id, path, kind, valid_from, \
-                         created_at, updated_at) VALUES ",
+                         created_at, updated_at) VALUES {}",
+                        values_list(chunk.len(), 10, $positional)
                     );
-                    for i in 0..chunk.len() {
-                        let n = i * 8;
-                        if i > 0 {
-                            sql.push(',');
-                        }
-                        sql.push_str(&format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $1, $1)",
-                            n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9
-                        ));
-                    }
-                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
                     for (i, r) in chunk.iter().enumerate() {
                         let (id, p) = &placed[r.code.as_str()];
                         q = q
@@ -641,32 +656,26 @@ macro_rules! impl_store {
                             .bind(parent_ids[base + i])
                             .bind(p.clone())
                             .bind(r.kind.clone())
-                            .bind(r.valid_from.clone());
+                            .bind(r.valid_from.clone())
+                            .bind(now)
+                            .bind(now);
                     }
                     q.execute(&mut *tx).await?;
 
-                    let mut sql = String::from(
+                    let sql = format!(
                         "INSERT INTO unit_history (unit_id, at, actor_id, actor_name, action, name, level, \
-                         parent_code, kind, valid_from) VALUES ",
+                         parent_code, kind, valid_from) VALUES {}",
+                        values_list(chunk.len(), 10, $positional)
                     );
-                    for i in 0..chunk.len() {
-                        let n = i * 6;
-                        if i > 0 {
-                            sql.push(',');
-                        }
-                        sql.push_str(&format!(
-                            "(${}, $1, $2, $3, 'import', ${}, ${}, ${}, ${}, ${})",
-                            n + 4, n + 5, n + 6, n + 7, n + 8, n + 9
-                        ));
-                    }
-                    let mut q = sqlx::query(AssertSqlSafe(sql))
-                        .bind(now)
-                        .bind(actor.user_id)
-                        .bind(actor.name.clone());
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
                     for r in chunk {
                         let parent_code = (!r.parent_code.is_empty()).then(|| r.parent_code.clone());
                         q = q
                             .bind(placed[r.code.as_str()].0)
+                            .bind(now)
+                            .bind(actor.user_id)
+                            .bind(actor.name.clone())
+                            .bind("import")
                             .bind(r.name.clone())
                             .bind(r.level.clone())
                             .bind(parent_code)
@@ -681,6 +690,9 @@ macro_rules! impl_store {
                     .with_detail(serde_json::json!({"rows": total}));
                 append_audit(&mut tx, now, actor, &ev).await?;
                 tx.commit().await?;
+                // fresh statistics, or PostgreSQL plans the tree queries for empty tables
+                sqlx::query("ANALYZE units").execute(&self.pool).await?;
+                sqlx::query("ANALYZE unit_history").execute(&self.pool).await?;
                 Ok(total)
             }
 
@@ -1161,6 +1173,12 @@ mod tests {
         assert_eq!(binds, ["/1/", "/10", "/2/5/", "/2/50"]);
         assert_eq!(scope_condition(&Scope::Subtrees(vec![]), "u", 1).0, "1=0");
         assert_eq!(scope_condition(&Scope::All, "u", 1).0, "1=1");
+    }
+
+    #[test]
+    fn values_lists() {
+        assert_eq!(values_list(2, 2, false), "($1, $2),($3, $4)");
+        assert_eq!(values_list(2, 2, true), "(?, ?),(?, ?)");
     }
 
     #[test]

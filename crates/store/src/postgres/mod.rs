@@ -64,4 +64,4 @@ impl PgStore {
     }
 }
 
-crate::queries::impl_store!(PgStore, sqlx::Postgres, "postgres");
+crate::queries::impl_store!(PgStore, sqlx::Postgres, "postgres", false);

@@ -53,4 +53,4 @@ impl SqliteStore {
     }
 }
 
-crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", true);

@@ -28,6 +28,9 @@ pub(crate) const AUDIT_SELECT: &str = "SELECT seq, at, actor_id, actor_name, act
 /// Rows per multi-row INSERT in imports (10 parameters a row stays under both backends' limits).
 pub(crate) const IMPORT_CHUNK: usize = 1000;
 
+/// Codes per lookup query when an import checks which of its codes already exist.
+pub(crate) const LOOKUP_CHUNK: usize = 500;
+
 /// A SQL condition restricting `alias.path` to the scope, and the values to bind to it, numbered
 /// from `$first`.
 pub(crate) fn scope_condition(scope: &Scope, alias: &str, first: usize) -> (String, Vec<String>) {
@@ -594,18 +597,33 @@ macro_rules! impl_store {
                 progress(ImportProgress { stage: ImportStage::Checking, done: 0, total });
                 let now = self.clock.now_ms();
                 let mut tx = self.begin_write().await?;
-                // (id, level, path, retired) of every stored unit, read under the write lock.
+                // (id, level, path, retired) of the stored units the file names (as a code or a
+                // parent), read under the write lock; never the whole table.
                 let mut existing: HashMap<String, (i64, String, String, bool)> = HashMap::new();
-                let stored = sqlx::query("SELECT id, code, level, path, retired FROM units")
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for r in &stored {
-                    existing.insert(
-                        r.try_get("code")?,
-                        (r.try_get("id")?, r.try_get("level")?, r.try_get("path")?, r.try_get("retired")?),
+                let mut wanted: Vec<&str> = rows
+                    .iter()
+                    .flat_map(|r| [r.code.as_str(), r.parent_code.as_str()])
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                for batch in wanted.chunks(LOOKUP_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, code, level, path, retired FROM units WHERE code IN {}",
+                        values_list(1, batch.len(), $positional)
                     );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for c in batch {
+                        q = q.bind(c.to_string());
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        existing.insert(
+                            r.try_get("code")?,
+                            (r.try_get("id")?, r.try_get("level")?, r.try_get("path")?, r.try_get("retired")?),
+                        );
+                    }
                 }
-                drop(stored);
+                drop(wanted);
                 let lookup = |code: &str| {
                     existing.get(code).map(|(_, level, p, retired)| ExistingUnit {
                         level: level.clone(),

@@ -57,15 +57,8 @@ impl Env {
             return Ok(());
         }
         let from_env = password.or_else(|| std::env::var("WANGGE_ADMIN_PASSWORD").ok());
-        let (password, generated) = match from_env {
-            Some(p) => (p, false),
-            None => (random_password(), true),
-        };
-        self.state
-            .config
-            .password_policy
-            .check(&password)
-            .map_err(|e| anyhow::anyhow!("admin password: {e}"))?;
+        let (password, generated) =
+            chosen_password(&self.state, from_env).map_err(|e| e.context("admin password"))?;
         let actor = Actor::system("setup");
         let admin = store
             .user_create(
@@ -103,6 +96,20 @@ impl Env {
         println!("API docs: http://{addr}/api/docs   mobile: http://{addr}/m/");
         wangge_server::serve(self.state.clone(), listener).await
     }
+}
+
+/// The given password if it meets the policy, or a random one; `true` when generated (to print it).
+fn chosen_password(state: &AppState, given: Option<String>) -> anyhow::Result<(String, bool)> {
+    let (password, generated) = match given {
+        Some(p) => (p, false),
+        None => (random_password(), true),
+    };
+    state
+        .config
+        .password_policy
+        .check(&password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((password, generated))
 }
 
 pub fn random_password() -> String {
@@ -273,15 +280,7 @@ pub async fn reset_password(
     let Some((user, _)) = store.user_credentials(username).await? else {
         bail!("no user named {username}");
     };
-    let (password, generated) = match password {
-        Some(p) => (p, false),
-        None => (random_password(), true),
-    };
-    state
-        .config
-        .password_policy
-        .check(&password)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (password, generated) = chosen_password(state, password)?;
     let actor = Actor::system("cli");
     store
         .user_set_password(&actor, user.id, &hash_password(&password)?)

@@ -169,6 +169,14 @@ pub const CATALOGUE: &[(&str, u16, &str, &str)] = &[
     ("internal_error", 500, "Internal error", "服务器内部错误"),
 ];
 
+/// The Chinese message of a catalogued code (also used for import row errors).
+pub fn message_zh(code: &str) -> Option<&'static str> {
+    CATALOGUE
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map(|(.., zh)| *zh)
+}
+
 fn lookup(code: &str) -> (u16, &'static str, &'static str) {
     CATALOGUE
         .iter()

@@ -206,11 +206,7 @@ pub fn error_report_csv(errors: &[RowError]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["row", "code", "error", "message", "message_zh"]);
     for e in errors {
-        let zh = crate::error::CATALOGUE
-            .iter()
-            .find(|(c, ..)| *c == e.error)
-            .map(|(.., zh)| *zh)
-            .unwrap_or("");
+        let zh = crate::error::message_zh(&e.error).unwrap_or("");
         let _ = w.write_record([
             e.row.to_string().as_str(),
             &e.code,

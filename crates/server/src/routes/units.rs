@@ -293,7 +293,7 @@ pub async fn import(
                 .iter()
                 .take(INLINE_ERRORS)
                 .map(|e| {
-                    let zh = crate::error::CATALOGUE.iter().find(|(c, ..)| *c == e.error).map(|(.., zh)| *zh);
+                    let zh = crate::error::message_zh(&e.error);
                     serde_json::json!({"row": e.row, "code": e.code, "error": e.error, "message": e.message, "message_zh": zh})
                 })
                 .collect();

@@ -1,0 +1,1 @@
+//! Geometry of Wangge (being written).

@@ -21,6 +21,8 @@ pub enum DomainError {
         min_length: usize,
         min_classes: usize,
     },
+    #[error("{0}")]
+    ChangeInvalid(String),
 }
 
 impl DomainError {
@@ -31,6 +33,7 @@ impl DomainError {
             DomainError::LevelOutOfOrder { .. } => "level_out_of_order",
             DomainError::Validation { .. } => "validation_failed",
             DomainError::PasswordPolicy { .. } => "password_policy",
+            DomainError::ChangeInvalid(_) => "change_invalid",
         }
     }
 

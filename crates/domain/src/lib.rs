@@ -1,11 +1,14 @@
 //! Wangge domain: pure types and rules. No IO, no database, no HTTP; time comes in through [`clock::Clock`].
 
 pub mod audit;
+pub mod change;
 pub mod clock;
 pub mod error;
+pub mod grid;
 pub mod import;
 pub mod password;
 pub mod roles;
+pub mod team;
 pub mod territory;
 
 pub use error::DomainError;

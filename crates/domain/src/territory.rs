@@ -18,6 +18,10 @@ pub struct Level {
     /// Codes at this level start with the parent's code (true for official division and grid codes).
     #[serde(default = "yes")]
     pub code_extends_parent: bool,
+    /// Units at this level are grids (or micro-grids, when the level above is a grid level too):
+    /// they have boundaries, teams and are what `locate` answers.
+    #[serde(default)]
+    pub grid: bool,
 }
 
 fn yes() -> bool {
@@ -57,22 +61,58 @@ impl Levels {
     /// The default: province, city, county, town/street, village/community, grid, micro-grid, with
     /// the national code lengths (2, 4, 6, 9, 12) and the grid profile 12 + 3, micro-grid + 2.
     pub fn default_levels() -> Self {
-        let l = |key: &str, zh: &str, en: &str, len: usize| Level {
-            key: key.into(),
-            name_zh: zh.into(),
-            name_en: en.into(),
-            code_length: Some(len),
-            code_extends_parent: true,
-        };
         Levels(vec![
-            l("province", "省(自治区、直辖市)", "Province", 2),
-            l("city", "市(地区、州)", "City", 4),
-            l("county", "县(市、区)", "County", 6),
-            l("town", "乡镇(街道)", "Town / street", 9),
-            l("village", "村(社区)", "Village / community", 12),
-            l("grid", "网格", "Grid", 15),
-            l("micro_grid", "微网格", "Micro-grid", 17),
+            level("province", "省(自治区、直辖市)", "Province", 2, false),
+            level("city", "市(地区、州)", "City", 4, false),
+            level("county", "县(市、区)", "County", 6, false),
+            level("town", "乡镇(街道)", "Town / street", 9, false),
+            level("village", "村(社区)", "Village / community", 12, false),
+            level("grid", "网格", "Grid", 15, true),
+            level("micro_grid", "微网格", "Micro-grid", 17, true),
         ])
+    }
+
+    /// The digital-urban-management profile (GB/T 30428.1): 6 county + 3 street + 3 community +
+    /// 3 unit-grid sequence, no micro-grids.
+    pub fn digital_urban_levels() -> Self {
+        Levels(vec![
+            level("province", "省(自治区、直辖市)", "Province", 2, false),
+            level("city", "市(地区、州)", "City", 4, false),
+            level("county", "县(市、区)", "County", 6, false),
+            level("street", "街道(乡镇)", "Street / town", 9, false),
+            level("community", "社区(村)", "Community / village", 12, false),
+            level("unit_grid", "单元网格", "Unit grid", 15, true),
+        ])
+    }
+
+    /// Whether units of `key` are grids or micro-grids.
+    pub fn is_grid(&self, key: &str) -> bool {
+        self.get(key).is_ok_and(|l| l.grid)
+    }
+
+    /// A grid level directly below another grid level (micro-grids).
+    pub fn is_micro(&self, key: &str) -> bool {
+        match self.index_of(key) {
+            Ok(i) if i > 0 => self.0[i].grid && self.0[i - 1].grid,
+            _ => false,
+        }
+    }
+
+    /// The level right below `key`, if any.
+    pub fn child_of(&self, key: &str) -> Option<&Level> {
+        self.index_of(key).ok().and_then(|i| self.0.get(i + 1))
+    }
+
+    /// Digits a child code adds to its parent's code at `key`, when both have fixed lengths.
+    pub fn sequence_digits(&self, key: &str) -> Option<usize> {
+        let i = self.index_of(key).ok()?;
+        let own = self.0[i].code_length?;
+        let parent = if i == 0 {
+            0
+        } else {
+            self.0[i - 1].code_length?
+        };
+        (self.0[i].code_extends_parent && own > parent).then_some(own - parent)
     }
 
     pub fn all(&self) -> &[Level] {
@@ -119,6 +159,17 @@ impl Levels {
             });
         }
         Ok(())
+    }
+}
+
+fn level(key: &str, zh: &str, en: &str, len: usize, grid: bool) -> Level {
+    Level {
+        key: key.into(),
+        name_zh: zh.into(),
+        name_en: en.into(),
+        code_length: Some(len),
+        code_extends_parent: true,
+        grid,
     }
 }
 
@@ -255,6 +306,7 @@ mod tests {
                 name_en: "Compound".into(),
                 code_length: None,
                 code_extends_parent: false,
+                grid: false,
             },
         );
         let l = Levels::new(v).unwrap();

@@ -1,0 +1,1 @@
+//! Zipped ESRI Shapefile import and export (being written).

@@ -1,0 +1,1 @@
+//! Topology checks between units (being written).

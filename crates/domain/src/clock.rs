@@ -66,3 +66,9 @@ mod tests {
         assert!(!is_valid_date("2024-2-1"));
     }
 }
+
+/// The day before a `YYYY-MM-DD` date (`None` if it is not a date).
+pub fn previous_day(date: &str) -> Option<String> {
+    let d: jiff::civil::Date = date.parse().ok()?;
+    d.yesterday().ok().map(|y| y.to_string())
+}

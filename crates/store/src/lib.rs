@@ -4,6 +4,9 @@
 //! the caller's [`Scope`] and never sees or touches a unit outside it.
 
 mod error;
+mod grid_queries;
+mod grid_store;
+mod grid_types;
 mod migrate;
 mod postgres;
 mod queries;
@@ -12,6 +15,8 @@ pub mod testing;
 mod types;
 
 pub use error::{StoreError, StoreResult};
+pub use grid_store::GridStore;
+pub use grid_types::*;
 pub use postgres::PgStore;
 pub use queries::mask_phone;
 pub use sqlite::SqliteStore;
@@ -39,7 +44,7 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Arc<dyn Store
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: GridStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

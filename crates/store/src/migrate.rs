@@ -3,10 +3,12 @@
 /// (version, SQL) pairs of one backend, in order.
 pub(crate) type Migrations = &'static [(i64, &'static str)];
 
-pub(crate) const SQLITE: Migrations =
-    &[(1, include_str!("../migrations/sqlite/0001_foundation.sql"))];
+pub(crate) const SQLITE: Migrations = &[
+    (1, include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (2, include_str!("../migrations/sqlite/0002_grids.sql")),
+];
 
-pub(crate) const POSTGRES: Migrations = &[(
-    1,
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+pub(crate) const POSTGRES: Migrations = &[
+    (1, include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, include_str!("../migrations/postgres/0002_grids.sql")),
+];

@@ -10,11 +10,19 @@ use wangge_domain::territory::path;
 /// The columns of a [`crate::Unit`], selected from `units u` joined to its parent `p`.
 pub(crate) const UNIT_SELECT: &str = "SELECT u.id, u.code, u.name, u.level, p.code AS parent_code, \
     u.kind, u.valid_from, u.valid_to, u.retired, u.path, \
-    (SELECT COUNT(*) FROM units c WHERE c.parent_id = u.id AND NOT c.retired) AS child_count \
+    u.business_lines, u.area_type, u.households, u.population, u.enterprises, \
+    (SELECT COUNT(*) FROM units c WHERE c.parent_id = u.id AND NOT c.retired) AS child_count, \
+    EXISTS (SELECT 1 FROM boundaries b WHERE b.unit_id = u.id AND b.valid_to IS NULL) AS has_boundary \
     FROM units u LEFT JOIN units p ON p.id = u.parent_id";
 
-pub(crate) const USER_SELECT: &str =
-    "SELECT id, username, display_name, phone, disabled, created_at FROM users";
+pub(crate) const USER_SELECT: &str = "SELECT id, username, display_name, phone, disabled, created_at, \
+    birth_date, education, certificate_no FROM users";
+
+/// Business lines are stored as a JSON array of keys.
+pub(crate) fn lines_from_json(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
 
 pub(crate) const GRANT_SELECT: &str = "SELECT g.id, g.user_id, g.role, u.code, u.name, u.level, u.path \
     FROM grants g LEFT JOIN units u ON u.id = g.unit_id";
@@ -138,6 +146,12 @@ macro_rules! impl_store {
                 retired: r.try_get("retired")?,
                 child_count: r.try_get("child_count")?,
                 path: r.try_get("path")?,
+                business_lines: lines_from_json(r.try_get("business_lines")?),
+                area_type: r.try_get("area_type")?,
+                households: r.try_get("households")?,
+                population: r.try_get("population")?,
+                enterprises: r.try_get("enterprises")?,
+                has_boundary: r.try_get("has_boundary")?,
             })
         }
 
@@ -149,6 +163,9 @@ macro_rules! impl_store {
                 phone: r.try_get("phone")?,
                 disabled: r.try_get("disabled")?,
                 created_at: r.try_get("created_at")?,
+                birth_date: r.try_get("birth_date")?,
+                education: r.try_get("education")?,
+                certificate_no: r.try_get("certificate_no")?,
             })
         }
 
@@ -490,16 +507,34 @@ macro_rules! impl_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin_write().await?;
                 let u = require_unit(&mut tx, scope, code).await?;
-                sqlx::query("UPDATE units SET name = $1, kind = $2, updated_at = $3 WHERE id = $4")
-                    .bind(patch.name.as_ref().unwrap_or(&u.name))
-                    .bind(patch.kind.as_ref().or(u.kind.as_ref()))
+                let name = patch.name.as_ref().unwrap_or(&u.name);
+                let kind = patch.kind.as_ref().or(u.kind.as_ref());
+                let lines = patch.business_lines.as_ref().unwrap_or(&u.business_lines);
+                let area_type = patch.area_type.clone().unwrap_or(u.area_type.clone());
+                let households = patch.households.unwrap_or(u.households);
+                let population = patch.population.unwrap_or(u.population);
+                let enterprises = patch.enterprises.unwrap_or(u.enterprises);
+                let lines_json = serde_json::to_string(lines).map_err(|e| StoreError::Database(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE units SET name = $1, kind = $2, business_lines = $3, area_type = $4, \
+                     households = $5, population = $6, enterprises = $7, updated_at = $8 WHERE id = $9",
+                )
+                    .bind(name)
+                    .bind(kind)
+                    .bind(lines_json)
+                    .bind(&area_type)
+                    .bind(households)
+                    .bind(population)
+                    .bind(enterprises)
                     .bind(now)
                     .bind(u.id)
                     .execute(&mut *tx)
                     .await?;
                 let detail = serde_json::json!({
-                    "before": {"name": u.name, "kind": u.kind},
-                    "after": {"name": patch.name.as_ref().unwrap_or(&u.name), "kind": patch.kind.as_ref().or(u.kind.as_ref())},
+                    "before": {"name": u.name, "kind": u.kind, "business_lines": u.business_lines, "area_type": u.area_type,
+                               "households": u.households, "population": u.population, "enterprises": u.enterprises},
+                    "after": {"name": name, "kind": kind, "business_lines": lines, "area_type": area_type,
+                              "households": households, "population": population, "enterprises": enterprises},
                 });
                 finish_unit_change(tx, now, actor, "update", u.id, detail).await
             }
@@ -821,17 +856,25 @@ macro_rules! impl_store {
                     Some(p) => p.clone(),
                     None => before.phone.clone(),
                 };
-                sqlx::query("UPDATE users SET display_name = $1, disabled = $2, phone = $3, updated_at = $4 WHERE id = $5")
+                let keep = |p: &Option<Option<String>>, old: &Option<String>| p.clone().unwrap_or(old.clone());
+                sqlx::query(
+                    "UPDATE users SET display_name = $1, disabled = $2, phone = $3, updated_at = $4, \
+                     birth_date = $5, education = $6, certificate_no = $7 WHERE id = $8",
+                )
                     .bind(patch.display_name.as_ref().unwrap_or(&before.display_name))
                     .bind(patch.disabled.unwrap_or(before.disabled))
                     .bind(&phone)
                     .bind(now)
+                    .bind(keep(&patch.birth_date, &before.birth_date))
+                    .bind(keep(&patch.education, &before.education))
+                    .bind(keep(&patch.certificate_no, &before.certificate_no))
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 let ev = AuditEvent::new("user.update", "user", id.to_string()).with_detail(serde_json::json!({
                     "display_name": patch.display_name, "disabled": patch.disabled,
                     "phone": patch.phone.as_ref().map(|p| p.as_deref().map(mask_phone)),
+                    "qualification_changed": patch.birth_date.is_some() || patch.education.is_some() || patch.certificate_no.is_some(),
                 }));
                 append_audit(&mut tx, now, actor, &ev).await?;
                 tx.commit().await?;
@@ -1170,6 +1213,8 @@ macro_rules! impl_store {
                 rows.iter().map(audit_from_row).collect()
             }
         }
+
+        $crate::grid_queries::impl_grid_store!($store, $db);
         }
     };
 }

@@ -20,6 +20,15 @@ pub struct Unit {
     pub child_count: i64,
     #[serde(skip)]
     pub path: String,
+    /// Business lines carried (多网合一), catalogue keys.
+    pub business_lines: Vec<String>,
+    /// `urban`, `rural` or `industrial`: chooses the sizing rule.
+    pub area_type: Option<String>,
+    pub households: Option<i64>,
+    pub population: Option<i64>,
+    pub enterprises: Option<i64>,
+    /// A boundary is valid now.
+    pub has_boundary: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +53,12 @@ pub struct NewUnit {
 pub struct UnitPatch {
     pub name: Option<String>,
     pub kind: Option<String>,
+    pub business_lines: Option<Vec<String>>,
+    /// `Some(None)` clears the value; likewise for the counts.
+    pub area_type: Option<Option<String>>,
+    pub households: Option<Option<i64>>,
+    pub population: Option<Option<i64>>,
+    pub enterprises: Option<Option<i64>>,
 }
 
 /// One entry of a unit's history: the state after the change.
@@ -84,6 +99,9 @@ pub struct User {
     pub phone: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
+    pub birth_date: Option<String>,
+    pub education: Option<String>,
+    pub certificate_no: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +116,11 @@ pub struct NewUser {
 pub struct UserPatch {
     pub display_name: Option<String>,
     pub disabled: Option<bool>,
-    /// `Some(None)` clears the phone.
+    /// `Some(None)` clears the phone; likewise the qualification fields.
     pub phone: Option<Option<String>>,
+    pub birth_date: Option<Option<String>>,
+    pub education: Option<Option<String>>,
+    pub certificate_no: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

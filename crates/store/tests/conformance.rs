@@ -342,6 +342,7 @@ async fn moving_a_subtree_rewrites_its_paths() {
             name_en: "Compound".into(),
             code_length: None,
             code_extends_parent: false,
+            grid: false,
         },
     );
     let levels = Levels::new(v).unwrap();

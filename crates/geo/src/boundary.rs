@@ -205,7 +205,7 @@ fn not_collection(why: &str) -> Problem {
 
 /// A property as text: strings are trimmed, integers printed; matched exactly first, then
 /// ignoring ASCII case (exports from desktop GIS often upper-case attribute names).
-fn property_text(props: &Map<String, Value>, key: &str) -> Option<String> {
+pub(crate) fn property_text(props: &Map<String, Value>, key: &str) -> Option<String> {
     let value = props.get(key).or_else(|| {
         props
             .iter()
@@ -363,7 +363,7 @@ fn wgs(crs: Crs, c: Coord<f64>) -> Coord<f64> {
     }
 }
 
-fn in_range(c: Coord<f64>) -> bool {
+pub(crate) fn in_range(c: Coord<f64>) -> bool {
     c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0
 }
 

@@ -8,7 +8,7 @@
 use crate::boundary::{Feature, Problem, in_range, property_text, validate};
 use crate::crs::{Crs, to_wgs84};
 use encoding_rs::{Encoding, GBK, UTF_8};
-use geo::{Coord, Intersects, LineString, MultiPolygon, Point, Polygon};
+use geo::{Area, Coord, Intersects, LineString, MultiPolygon, Point, Polygon};
 use serde_json::{Map, Value, json};
 use shapefile::dbase::encoding::EncodingRs;
 use shapefile::dbase::{FieldName, FieldValue, Record, TableWriterBuilder};
@@ -39,13 +39,12 @@ fn fail(kind: &'static str, detail: String) -> Vec<Problem> {
 #[derive(Default)]
 struct Parts {
     shp: Option<Vec<u8>>,
-    shx: Option<Vec<u8>>,
     dbf: Option<Vec<u8>>,
     prj: Option<Vec<u8>>,
     cpg: Option<Vec<u8>>,
 }
 
-/// Reads a zipped Shapefile (.shp and .dbf required; .shx, .prj, .cpg optional; possibly in a
+/// Reads a zipped Shapefile (.shp and .dbf required; .prj, .cpg optional, .shx not needed; possibly in a
 /// sub-folder; exactly one .shp). Attribute text is decoded per the .cpg, or as UTF-8 when
 /// valid and GBK otherwise. Coordinates in `crs` are converted to WGS-84 and each record is
 /// validated like a GeoJSON feature.
@@ -59,7 +58,7 @@ pub fn read_zip(bytes: &[u8], code_field: &str, crs: Crs) -> Result<Vec<Feature>
         };
         return Err(vec![err(
             "missing_shapefile_part",
-            format!("the zip has no {missing} file; a shapefile needs .shp, .shx and .dbf"),
+            format!("the zip has no {missing} file; a shapefile needs at least .shp and .dbf"),
         )]);
     };
     if let Some(prj) = &parts.prj {
@@ -67,7 +66,7 @@ pub fn read_zip(bytes: &[u8], code_field: &str, crs: Crs) -> Result<Vec<Feature>
     }
     let encoding = choose_encoding(parts.cpg.as_deref(), dbf);
 
-    let shapes = read_shapes(shp, parts.shx.as_deref())?;
+    let shapes = read_shapes(shp)?;
     let (fields, records) = read_table(dbf, encoding)?;
     if shapes.len() != records.len() {
         return Err(vec![err(
@@ -149,7 +148,7 @@ fn unzip(bytes: &[u8]) -> Result<Parts, Vec<Problem>> {
             continue;
         }
         let lower = name.to_lowercase();
-        for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        for ext in ["shp", "dbf", "prj", "cpg"] {
             if let Some(stem) = lower.strip_suffix(&format!(".{ext}")) {
                 by_ext.entry(ext).or_default().push((stem.to_owned(), i));
                 if ext == "shp" {
@@ -173,7 +172,7 @@ fn unzip(bytes: &[u8]) -> Result<Parts, Vec<Problem>> {
         .and_then(|v| v.first())
         .map(|(s, _)| s.clone());
     let mut parts = Parts::default();
-    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+    for ext in ["shp", "dbf", "prj", "cpg"] {
         let Some(found) = by_ext.get(ext) else {
             continue;
         };
@@ -202,7 +201,6 @@ fn unzip(bytes: &[u8]) -> Result<Parts, Vec<Problem>> {
         }
         let slot = match ext {
             "shp" => &mut parts.shp,
-            "shx" => &mut parts.shx,
             "dbf" => &mut parts.dbf,
             "prj" => &mut parts.prj,
             _ => &mut parts.cpg,
@@ -280,19 +278,19 @@ fn choose_encoding(cpg: Option<&[u8]>, dbf: &[u8]) -> &'static Encoding {
     }
 }
 
-fn read_shapes(shp: &[u8], shx: Option<&[u8]>) -> Result<Vec<Shape>, Vec<Problem>> {
+fn read_shapes(shp: &[u8]) -> Result<Vec<Shape>, Vec<Problem>> {
     let bad = |e: shapefile::Error| {
         fail(
             "invalid_shapefile",
             format!("the .shp file cannot be read: {e}"),
         )
     };
-    let reader = match shx {
-        Some(shx) => ShapeReader::with_shx(Cursor::new(shp), Cursor::new(shx)),
-        None => ShapeReader::new(Cursor::new(shp)),
-    }
-    .map_err(bad)?;
-    reader.read().map_err(bad)
+    // Records are read in sequence, so the .shx (an offset index) is not needed; a stale or
+    // broken one from a hand-edited upload cannot get in the way.
+    ShapeReader::new(Cursor::new(shp))
+        .map_err(bad)?
+        .read()
+        .map_err(bad)
 }
 
 fn read_table(
@@ -443,10 +441,17 @@ fn shape_geometry(
         }
     }
     for hole in holes {
-        // The outer ring containing the hole; a "hole" inside no outer ring was an outer ring
-        // written with the wrong orientation.
+        // The smallest outer ring containing the hole (islands may sit in lakes); a "hole"
+        // inside no outer ring was an outer ring written with the wrong orientation.
         let probe = hole.0.first().map(|c| Point::from(*c));
-        let owner = probe.and_then(|p| outers.iter().position(|o| o.intersects(&p)));
+        let owner = probe.and_then(|p| {
+            outers
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.intersects(&p))
+                .min_by(|(_, a), (_, b)| a.unsigned_area().total_cmp(&b.unsigned_area()))
+                .map(|(i, _)| i)
+        });
         match owner.and_then(|i| outers.get_mut(i)) {
             Some(o) => o.interiors_push(hole),
             None => outers.push(Polygon::new(hole, vec![])),
@@ -792,6 +797,35 @@ mod tests {
             kinds(&read_zip(b"not a zip", "code", Crs::Wgs84).unwrap_err()),
             ["invalid_zip"]
         );
+    }
+
+    #[test]
+    fn holes_go_to_the_smallest_enclosing_outer_ring() {
+        let ring = |a: f64, b: f64| -> LineString<f64> {
+            vec![(a, a), (b, a), (b, b), (a, b), (a, a)].into()
+        };
+        let (x, y) = (119.0, 33.0);
+        let shift = |r: LineString<f64>| -> LineString<f64> {
+            r.0.iter()
+                .map(|c| (x + c.x / 1000.0, y + c.y / 1000.0))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let lake_island = MultiPolygon::new(vec![
+            Polygon::new(shift(ring(0.0, 10.0)), vec![shift(ring(2.0, 8.0))]),
+            Polygon::new(shift(ring(3.0, 7.0)), vec![shift(ring(4.0, 6.0))]),
+        ]);
+        let bytes = write_zip("g", &[(attrs("1", "a"), lake_island)]).unwrap();
+        let f = read_zip(&bytes, "code", Crs::Wgs84).unwrap();
+        let mut parts: Vec<(usize, f64)> = f[0]
+            .geometry
+            .0
+            .iter()
+            .map(|p| (p.interiors().len(), p.unsigned_area()))
+            .collect();
+        parts.sort_by(|a, b| a.1.total_cmp(&b.1));
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.0 == 1), "{parts:?}");
     }
 
     #[test]

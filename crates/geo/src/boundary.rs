@@ -252,6 +252,19 @@ pub fn parse_geometry(value: &Value, crs: Crs) -> Result<MultiPolygon<f64>, Vec<
     }
 }
 
+/// A stored WGS-84 Polygon or MultiPolygon (or a Feature wrapping one), without the crossing
+/// checks of `parse_geometry`: for boundaries that were validated when saved, e.g. when the
+/// locate index is rebuilt from 100,000 stored grids. `None` if it is not a usable polygon.
+pub fn geometry_from_geojson(value: &Value) -> Option<MultiPolygon<f64>> {
+    let value = match value.get("type").and_then(Value::as_str) {
+        Some("Feature") => value.get("geometry")?,
+        _ => value,
+    };
+    let mut problems = Vec::new();
+    let g = read_geometry(value, None, None, Crs::Wgs84, &mut problems)?;
+    problems.is_empty().then_some(g)
+}
+
 /// Reads a Polygon or MultiPolygon, checking the raw coordinates, and converts it to WGS-84.
 /// Returns `None` (with problems pushed) when nothing usable could be built.
 fn read_geometry(

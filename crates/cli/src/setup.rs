@@ -42,11 +42,7 @@ impl Env {
                 )
             })?;
         Ok(Env {
-            state: AppState {
-                store,
-                config: Arc::new(config),
-                clock,
-            },
+            state: AppState::new(store, config, clock),
         })
     }
 

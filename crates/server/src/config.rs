@@ -9,6 +9,20 @@
 //! lockout_threshold = 5
 //! lockout_minutes = 15
 //! session_idle_minutes = 30
+//! public_url = "https://wangge.example.cn"  # base of QR-code links; default: the request's host
+//! code_profile = "community"    # default levels: community (12+3+2) or digital_urban (12+3)
+//! [grids]                       # catalogues and rules; each key optional
+//! grid_kinds = [{ key = "basic", name_zh = "基础网格", name_en = "Basic grid" }]
+//! business_lines = [{ key = "fire", name_zh = "消防", name_en = "Fire safety" }]
+//! tolerance = { overlap_m2 = 1.0, gap_m2 = 1.0, outside_m2 = 1.0 }
+//! team_rule = { grid = ["grid_head", "grid_worker_full", "grid_instructor"], micro_grid_heads = 2 }
+//! [grids.sizing.urban_grid]     # also rural_grid, industrial_grid, micro_grid, industrial_micro_grid
+//! households = { min = 300, max = 600 }
+//! [map]
+//! tile_url = "https://tiles.example.cn/{z}/{x}/{y}.png"  # the deployment's own map service
+//! attribution = "© 本地图源"
+//! center = [119.0, 33.0]
+//! zoom = 11
 //! [[levels]]                    # replaces the default list when given
 //! key = "province"
 //! name_zh = "省"
@@ -19,8 +33,11 @@
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::Path;
+use wangge_domain::grid::{Entry, SizingRules, default_business_lines, default_grid_kinds};
 use wangge_domain::password::PasswordPolicy;
+use wangge_domain::team::TeamRule;
 use wangge_domain::territory::{Level, Levels};
+use wangge_geo::topology::Tolerance;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -31,6 +48,54 @@ pub struct Config {
     pub session_idle_ms: i64,
     pub time_zone: jiff::tz::TimeZone,
     pub secure_cookies: bool,
+    pub public_url: Option<String>,
+    pub grids: GridConfig,
+    pub map: MapConfig,
+}
+
+/// Catalogues and rules of grids.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GridConfig {
+    pub grid_kinds: Vec<Entry>,
+    pub business_lines: Vec<Entry>,
+    pub sizing: SizingRules,
+    pub team_rule: TeamRule,
+    pub tolerance: Tolerance,
+}
+
+impl Default for GridConfig {
+    fn default() -> Self {
+        GridConfig {
+            grid_kinds: default_grid_kinds(),
+            business_lines: default_business_lines(),
+            sizing: SizingRules::default(),
+            team_rule: TeamRule::default(),
+            tolerance: Tolerance::default(),
+        }
+    }
+}
+
+/// The map of the web app: no tiles unless the deployment names its own tile service.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapConfig {
+    pub tile_url: Option<String>,
+    pub attribution: Option<String>,
+    pub center: [f64; 2],
+    pub zoom: u8,
+}
+
+impl Default for MapConfig {
+    fn default() -> Self {
+        // Jinhu county, where DB3208/T 200 was drafted.
+        MapConfig {
+            tile_url: None,
+            attribution: None,
+            center: [119.02, 33.02],
+            zoom: 10,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +106,12 @@ struct FileConfig {
     #[serde(default)]
     security: Security,
     levels: Option<Vec<Level>>,
+    public_url: Option<String>,
+    code_profile: Option<String>,
+    #[serde(default)]
+    grids: GridConfig,
+    #[serde(default)]
+    map: MapConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +152,9 @@ fn unreachable_default() -> Config {
         session_idle_ms: 30 * 60_000,
         time_zone: jiff::tz::TimeZone::UTC,
         secure_cookies: false,
+        public_url: None,
+        grids: GridConfig::default(),
+        map: MapConfig::default(),
     }
 }
 
@@ -122,10 +196,18 @@ impl Config {
         let tz_name = f.time_zone.unwrap_or_else(|| "Asia/Shanghai".into());
         let time_zone = jiff::tz::TimeZone::get(&tz_name)
             .with_context(|| format!("unknown time zone {tz_name}"))?;
-        let levels = match f.levels {
-            Some(l) => Levels::new(l)?,
-            None => Levels::default_levels(),
+        let levels = match (f.levels, f.code_profile.as_deref()) {
+            (Some(l), _) => Levels::new(l)?,
+            (None, None | Some("community")) => Levels::default_levels(),
+            (None, Some("digital_urban")) => Levels::digital_urban_levels(),
+            (None, Some(p)) => anyhow::bail!("unknown code_profile {p} (community, digital_urban)"),
         };
+        if let Some(u) = &f.public_url {
+            anyhow::ensure!(
+                u.starts_with("http://") || u.starts_with("https://"),
+                "public_url must start with http:// or https://"
+            );
+        }
         Ok(Config {
             levels,
             password_policy: PasswordPolicy {
@@ -137,6 +219,9 @@ impl Config {
             session_idle_ms: s.session_idle_minutes * 60_000,
             time_zone,
             secure_cookies: f.secure_cookies.unwrap_or(false),
+            public_url: f.public_url.map(|u| u.trim_end_matches('/').to_string()),
+            grids: f.grids,
+            map: f.map,
         })
     }
 
@@ -168,6 +253,20 @@ mod tests {
         assert!(Config::parse("[security]\nlockout_treshold = 3\n").is_err());
         assert!(Config::parse("time_zone = \"Mars/Olympus\"\n").is_err());
         assert!(Config::parse("[security]\npassword_min_length = 2\n").is_err());
+    }
+
+    #[test]
+    fn grid_settings() {
+        let c = Config::parse(
+            "code_profile = \"digital_urban\"\n[grids.sizing.urban_grid]\nhouseholds = { min = 100, max = 200 }\n\
+             [map]\ntile_url = \"https://t.example/{z}/{x}/{y}.png\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.levels.all().last().unwrap().key, "unit_grid");
+        assert_eq!(c.grids.sizing.urban_grid.households.max, Some(200));
+        assert_eq!(c.grids.sizing.rural_grid.households.max, Some(500));
+        assert!(c.map.tile_url.is_some());
+        assert!(Config::parse("code_profile = \"x\"\n").is_err());
     }
 
     #[test]

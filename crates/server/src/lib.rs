@@ -4,8 +4,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod extract;
+pub mod grid_index;
+pub mod jobs;
 mod routes;
 pub mod state;
+mod topology_report;
 pub mod territory_file;
 mod web;
 
@@ -21,11 +24,25 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest import file (the national village list is about 40 MB as CSV).
 pub const IMPORT_LIMIT: usize = 200 * 1024 * 1024;
 
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
-    font-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'";
+/// The content security policy; map tiles may come from the deployment's own tile service.
+fn csp(tile_url: Option<&str>) -> String {
+    let tiles = tile_url
+        .and_then(|u| {
+            let rest = u.split_once("://")?;
+            let host = rest.1.split('/').next()?;
+            Some(format!(" {}://{}", rest.0, host.replace(['{', '}'], "")))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; \
+         font-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+    )
+}
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    let csp_value = HeaderValue::from_str(&csp(state.config.map.tile_url.as_deref()))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let (api, openapi) = routes::api();
     let openapi_json = serde_json::to_string(&openapi).unwrap_or_default();
     let api = api.fallback(|| async { error::ApiError::new("not_found") });
@@ -47,7 +64,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp_value,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -72,8 +89,11 @@ async fn body_limit(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let limit = if req.uri().path() == "/api/v1/units/import" {
+    let path = req.uri().path();
+    let limit = if path == "/api/v1/units/import" || path == "/api/v1/boundaries/import" {
         IMPORT_LIMIT
+    } else if path.starts_with("/api/v1/users/") && path.ends_with("/photo") {
+        routes::users::PHOTO_LIMIT + 1
     } else {
         BODY_LIMIT
     };
@@ -89,8 +109,10 @@ async fn body_limit(
     next.run(req).await
 }
 
-/// Serves until ctrl-c.
+/// Serves until ctrl-c, with the point-to-grid index loaded and the scheduled work running.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    state.load_grids().await?;
+    jobs::spawn(state.clone());
     let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -1,4 +1,5 @@
 use crate::config::Config;
+use crate::grid_index::GridIndex;
 use std::sync::Arc;
 use wangge_domain::clock::Clock;
 use wangge_store::Store;
@@ -9,4 +10,36 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// The point-to-grid index; empty until [`AppState::load_grids`] or the first boundary change.
+    pub grids: Arc<GridIndex>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            grids: Arc::default(),
+        }
+    }
+
+    /// Loads every grid boundary into the point-to-grid index.
+    pub async fn load_grids(&self) -> wangge_store::StoreResult<()> {
+        self.grids
+            .refresh(self.store.as_ref(), &self.config.levels, None)
+            .await
+    }
+
+    /// Reloads the index entries of these units after their boundaries changed.
+    pub async fn grids_changed(&self, codes: &[String]) -> wangge_store::StoreResult<()> {
+        self.grids
+            .refresh(self.store.as_ref(), &self.config.levels, Some(codes))
+            .await
+    }
+
+    /// Today's date in the deployment's time zone.
+    pub fn today(&self) -> String {
+        self.config.today(self.clock.now_ms())
+    }
 }

@@ -48,11 +48,7 @@ async fn envs() -> Vec<Env> {
         let clock = Arc::new(ManualClock::new(1_767_225_600_000));
         let store = wangge_store::open(&url, clock.clone()).await.unwrap();
         seed(store.as_ref()).await;
-        let state = AppState {
-            store,
-            config: Arc::new(Config::default()),
-            clock: clock.clone(),
-        };
+        let state = AppState::new(store, Config::default(), clock.clone());
         out.push(Env {
             name,
             router: app(state),

@@ -2,11 +2,18 @@
 
 mod audit;
 mod auth;
+mod boundaries;
+mod changes;
 mod health;
+mod locate;
 mod meta;
+mod publicity;
+mod teams;
 mod tokens;
 mod units;
 pub(crate) mod users;
+
+pub use changes::apply as apply_change;
 
 use crate::auth::client_ip;
 use crate::error::ApiError;
@@ -23,6 +30,8 @@ use utoipa_axum::routes;
     tags(
         (name = "auth", description = "Login, sessions, passwords"),
         (name = "territory", description = "The territory tree: units and grids"),
+        (name = "grids", description = "Boundaries, the map, point-to-grid lookup, grid changes"),
+        (name = "teams", description = "Grid teams, the team report, publicity boards and QR codes"),
         (name = "users", description = "Users and grants (administrators)"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "audit", description = "The audit log (administrators)"),
@@ -73,12 +82,35 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(units::history))
         .routes(routes!(units::import))
         .routes(routes!(units::import_report))
+        .routes(routes!(units::next_code_of))
+        .routes(routes!(boundaries::get_boundary, boundaries::put_boundary))
+        .routes(routes!(boundaries::versions))
+        .routes(routes!(boundaries::map))
+        .routes(routes!(boundaries::import))
+        .routes(routes!(boundaries::export))
+        .routes(routes!(boundaries::report))
+        .routes(routes!(boundaries::report_geojson))
+        .routes(routes!(locate::locate))
+        .routes(routes!(changes::list, changes::propose))
+        .routes(routes!(changes::get))
+        .routes(routes!(changes::approve))
+        .routes(routes!(changes::reject))
+        .routes(routes!(changes::file))
+        .routes(routes!(changes::timeline))
+        .routes(routes!(teams::list, teams::add))
+        .routes(routes!(teams::end))
+        .routes(routes!(teams::report))
+        .routes(routes!(publicity::board))
+        .routes(routes!(publicity::cards))
+        .routes(routes!(publicity::qr))
+        .routes(routes!(publicity::public_grid))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::reset_password))
         .routes(routes!(users::phone))
         .routes(routes!(users::grants, users::add_grant))
         .routes(routes!(users::remove_grant))
+        .routes(routes!(users::get_photo, users::put_photo))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::search))

@@ -12,10 +12,29 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wangge_domain::clock::is_valid_date;
 use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
+use super::boundaries::{drawn_geometry, write_edits};
+use crate::topology_report::{self, Edit};
+use wangge_domain::grid::{AreaType, Counts, next_code};
+use wangge_domain::roles::Scope;
 use wangge_store::{NewUnit, StoreError, Unit, UnitChange, UnitHit, UnitPatch};
 
 /// Errors listed inline in an import rejection; the downloadable report has all of them.
 const INLINE_ERRORS: usize = 200;
+
+/// The unit with its sizing warnings (grids and micro-grids only).
+pub fn with_warnings(st: &AppState, mut u: Unit) -> Unit {
+    let levels = &st.config.levels;
+    if levels.is_grid(&u.level) {
+        let area = u.area_type.as_deref().and_then(AreaType::parse);
+        let counts = Counts {
+            households: u.households,
+            population: u.population,
+            enterprises: u.enterprises,
+        };
+        u.warnings = st.config.grids.sizing.check(levels.is_micro(&u.level), area, counts);
+    }
+    u
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct UnitWithAncestors {
@@ -44,6 +63,7 @@ pub async fn get(
 ) -> ApiResult<axum::Json<UnitWithAncestors>> {
     let scope = caller.require(TerritoryRead)?;
     let (unit, ancestors) = st.store.unit_get(&scope, &code).await?;
+    let unit = with_warnings(&st, unit);
     Ok(axum::Json(UnitWithAncestors { unit, ancestors }))
 }
 
@@ -65,10 +85,12 @@ pub async fn children(
     Query(q): Query<ChildrenQuery>,
 ) -> ApiResult<axum::Json<Items<Unit>>> {
     let scope = caller.require(TerritoryRead)?;
+    let children = st.store.unit_children(&scope, &code, q.include_retired).await?;
     Ok(axum::Json(
-        st.store
-            .unit_children(&scope, &code, q.include_retired)
-            .await?
+        children
+            .into_iter()
+            .map(|u| with_warnings(&st, u))
+            .collect::<Vec<_>>()
             .into(),
     ))
 }
@@ -107,13 +129,59 @@ pub async fn search(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUnit {
-    code: String,
+    /// May be left out for levels whose codes extend the parent's: the next free sequence.
+    code: Option<String>,
     name: String,
     level: String,
     parent_code: Option<String>,
     kind: Option<String>,
     /// YYYY-MM-DD; today when absent.
     valid_from: Option<String>,
+    /// The new unit's boundary (GeoJSON Polygon or MultiPolygon), checked like a drawn one.
+    #[schema(value_type = Option<Object>)]
+    geometry: Option<serde_json::Value>,
+    crs: Option<String>,
+    #[serde(default)]
+    accept_warnings: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NextCodeQuery {
+    /// The level of the new unit.
+    level: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NextCode {
+    code: String,
+}
+
+/// The next free code below `parent` at `level` (codes of retired units are never reused).
+async fn next_free_code(st: &AppState, scope: &Scope, parent: &str, level: &str) -> ApiResult<String> {
+    let digits = st
+        .config
+        .levels
+        .sequence_digits(level)
+        .ok_or_else(|| ApiError::field("code", "this level has no code sequence: give the code"))?;
+    let children = st.store.unit_children(scope, parent, true).await?;
+    Ok(next_code(parent, digits, children.iter().map(|u| u.code.as_str()))?)
+}
+
+/// The code a new unit below this one would get.
+#[utoipa::path(get, path = "/api/v1/units/{code}/next-code", tag = "territory",
+    params(("code" = String, Path), NextCodeQuery),
+    responses((status = 200, body = NextCode), (status = 404, body = ErrorBody)))]
+pub async fn next_code_of(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(q): Query<NextCodeQuery>,
+) -> ApiResult<axum::Json<NextCode>> {
+    let scope = caller.require(TerritoryWrite)?;
+    Ok(axum::Json(NextCode {
+        code: next_free_code(&st, &scope, &code, &q.level).await?,
+    }))
 }
 
 fn check_date(field: &str, d: &Option<String>) -> ApiResult<()> {
@@ -133,21 +201,54 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Unit>)> {
     let scope = caller.require(TerritoryWrite)?;
     check_date("valid_from", &req.valid_from)?;
+    let parent_code = req.parent_code.clone().filter(|p| !p.is_empty());
+    let code = match (req.code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()), &parent_code) {
+        (Some(c), _) => c,
+        (None, Some(p)) => next_free_code(&st, &scope, p, &req.level).await?,
+        (None, None) => return Err(ApiError::field("code", "a top unit needs its code")),
+    };
+    // Check the drawn boundary before anything is written.
+    let geometry = match &req.geometry {
+        Some(g) => Some(drawn_geometry(&st, &caller, g, req.crs.as_deref(), &code).await?),
+        None => None,
+    };
     let new = NewUnit {
-        code: req.code.trim().to_string(),
+        code: code.clone(),
         name: req.name.trim().to_string(),
         level: req.level,
-        parent_code: req.parent_code.filter(|p| !p.is_empty()),
+        parent_code: parent_code.clone(),
         kind: req.kind.filter(|k| !k.is_empty()),
-        valid_from: Some(
-            req.valid_from
-                .unwrap_or_else(|| st.config.today(st.clock.now_ms())),
-        ),
+        valid_from: Some(req.valid_from.unwrap_or_else(|| st.today())),
     };
+    if let Some(g) = &geometry {
+        // Warnings and errors come before the unit exists, so nothing is half-made.
+        let edit = Edit {
+            code: code.clone(),
+            parent_code: parent_code.clone(),
+            feature_index: None,
+            geometry: g.clone(),
+        };
+        let problems = topology_report::check_edits(&st, std::slice::from_ref(&edit)).await?;
+        let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
+        topology_report::decide(&report, "topology_invalid", req.accept_warnings)?;
+    }
     let u = st
         .store
         .unit_create(&scope, &caller.actor(), &st.config.levels, &new)
         .await?;
+    let u = match geometry {
+        Some(g) => {
+            let edit = Edit {
+                code: code.clone(),
+                parent_code,
+                feature_index: None,
+                geometry: g,
+            };
+            write_edits(&st, &caller, &scope, vec![edit], "drawn").await?;
+            st.store.unit_get(&scope, &code).await?.0
+        }
+        None => u,
+    };
     Ok((StatusCode::CREATED, axum::Json(u)))
 }
 
@@ -156,6 +257,14 @@ pub async fn create(
 pub struct UpdateUnit {
     name: Option<String>,
     kind: Option<String>,
+    /// Business-line keys from `/api/v1/meta`.
+    business_lines: Option<Vec<String>>,
+    /// urban, rural, industrial; an empty string clears it.
+    area_type: Option<String>,
+    /// Counts; a negative number is refused, `null` leaves the value as it is.
+    households: Option<i64>,
+    population: Option<i64>,
+    enterprises: Option<i64>,
 }
 
 /// Renames a unit or changes its kind.
@@ -168,15 +277,42 @@ pub async fn update(
     Json(req): Json<UpdateUnit>,
 ) -> ApiResult<axum::Json<Unit>> {
     let scope = caller.require(TerritoryWrite)?;
+    let grids = &st.config.grids;
+    if let Some(lines) = &req.business_lines
+        && let Some(bad) = lines.iter().find(|l| !grids.business_lines.iter().any(|e| &e.key == *l))
+    {
+        return Err(ApiError::field("business_lines", format!("unknown business line {bad}")));
+    }
+    if let Some(k) = req.kind.as_deref().filter(|k| !k.is_empty()) {
+        let (unit, _) = st.store.unit_get(&scope, &code).await?;
+        if st.config.levels.is_grid(&unit.level) && !grids.grid_kinds.iter().any(|e| e.key == k) {
+            return Err(ApiError::field("kind", format!("unknown grid kind {k}")));
+        }
+    }
+    let area_type = match req.area_type.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(a) => match AreaType::parse(a) {
+            Some(t) => Some(Some(t.key().to_string())),
+            None => return Err(ApiError::field("area_type", "urban, rural or industrial")),
+        },
+    };
+    for (field, v) in [("households", req.households), ("population", req.population), ("enterprises", req.enterprises)] {
+        if v.is_some_and(|n| !(0..=10_000_000).contains(&n)) {
+            return Err(ApiError::field(field, "0 to 10,000,000"));
+        }
+    }
     let patch = UnitPatch {
         name: req.name.map(|n| n.trim().to_string()),
         kind: req.kind,
+        business_lines: req.business_lines,
+        area_type,
+        households: req.households.map(Some),
+        population: req.population.map(Some),
+        enterprises: req.enterprises.map(Some),
     };
-    Ok(axum::Json(
-        st.store
-            .unit_update(&scope, &caller.actor(), &code, &patch)
-            .await?,
-    ))
+    let u = st.store.unit_update(&scope, &caller.actor(), &code, &patch).await?;
+    Ok(axum::Json(with_warnings(&st, u)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -223,7 +359,7 @@ pub async fn retire(
     check_date("valid_to", &req.valid_to)?;
     let valid_to = req
         .valid_to
-        .unwrap_or_else(|| st.config.today(st.clock.now_ms()));
+        .unwrap_or_else(|| st.today());
     Ok(axum::Json(
         st.store
             .unit_retire(&scope, &caller.actor(), &code, &valid_to)

@@ -125,11 +125,26 @@ pub async fn create(
 pub struct UpdateUser {
     display_name: Option<String>,
     disabled: Option<bool>,
-    /// An empty string clears the phone.
+    /// An empty string clears the phone; likewise the qualification fields.
     phone: Option<String>,
+    /// YYYY-MM-DD.
+    birth_date: Option<String>,
+    /// An education key from `/api/v1/meta` (`educations`).
+    education: Option<String>,
+    /// Training certificate number (持证上岗).
+    certificate_no: Option<String>,
 }
 
-/// Changes a user's name, phone, or disables them (which ends their sessions).
+/// `Some(None)` for an empty string (clear), after a check of the value.
+fn clearable(v: Option<String>, check: impl Fn(&str) -> ApiResult<()>) -> ApiResult<Option<Option<String>>> {
+    match v.map(|v| v.trim().to_string()) {
+        Some(v) if v.is_empty() => Ok(Some(None)),
+        Some(v) => check(&v).map(|_| Some(Some(v))),
+        None => Ok(None),
+    }
+}
+
+/// Changes a user's name, phone, qualifications, or disables them (which ends their sessions).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     request_body = UpdateUser, responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -157,6 +172,27 @@ pub async fn update(
         display_name: req.display_name.map(|n| n.trim().to_string()),
         disabled: req.disabled,
         phone,
+        birth_date: clearable(req.birth_date, |d| {
+            if wangge_domain::clock::is_valid_date(d) {
+                Ok(())
+            } else {
+                Err(ApiError::field("birth_date", "must be a YYYY-MM-DD date"))
+            }
+        })?,
+        education: clearable(req.education, |e| {
+            if wangge_domain::team::is_education(e) {
+                Ok(())
+            } else {
+                Err(ApiError::field("education", "not an education key"))
+            }
+        })?,
+        certificate_no: clearable(req.certificate_no, |c| {
+            if c.chars().count() <= 64 {
+                Ok(())
+            } else {
+                Err(ApiError::field("certificate_no", "at most 64 characters"))
+            }
+        })?,
     };
     let u = st.store.user_update(&caller.actor(), id, &patch).await?;
     if u.disabled {
@@ -278,4 +314,53 @@ mod tests {
         assert!(check_phone("13800000001").is_ok());
         assert!(check_phone("1380000000a").is_err());
     }
+}
+
+/// Largest photo.
+pub const PHOTO_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Sets a user's photo for the grid boards (JPEG or PNG, at most 2 MB; administrators).
+#[utoipa::path(put, path = "/api/v1/users/{id}/photo", tag = "users", params(("id" = i64, Path)),
+    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    responses((status = 204), (status = 415, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn put_photo(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<StatusCode> {
+    caller.require_global(UserManage)?;
+    let body = body.map_err(|_| ApiError::new("payload_too_large"))?;
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The bytes must be what the type says: JPEG and PNG signatures.
+    let ok = match ct {
+        "image/jpeg" => body.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        _ => return Err(ApiError::new("unsupported_media_type").msg("send image/jpeg or image/png")),
+    };
+    if !ok {
+        return Err(ApiError::new("unsupported_media_type").msg("the file is not the image its type says"));
+    }
+    if body.len() > PHOTO_LIMIT {
+        return Err(ApiError::new("payload_too_large"));
+    }
+    st.store.user_photo_set(&caller.actor(), id, ct, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's photo (any logged-in user: it is printed on public boards).
+#[utoipa::path(get, path = "/api/v1/users/{id}/photo", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+pub async fn get_photo(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (ct, bytes) = st.store.user_photo_get(id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, ct)], bytes).into_response())
 }

@@ -1,0 +1,33 @@
+//! Work the server does on its own: grid changes whose date has come take effect, and team
+//! assignments that start or end bring their grants along.
+
+use crate::state::AppState;
+use std::time::Duration;
+use wangge_domain::audit::Actor;
+
+/// One round: apply due grid changes, then align grants with today's assignments.
+pub async fn tick(st: &AppState) -> anyhow::Result<()> {
+    let today = st.today();
+    let actor = Actor::system("scheduler");
+    for id in st.store.changes_due(&today).await? {
+        if let Err(e) = crate::routes::apply_change(st, &actor, id).await {
+            // The change stays approved and is tried again next round; the log says why.
+            tracing::error!("grid change {id} could not take effect: {} ({:?})", e.code, e.message);
+        }
+    }
+    st.store.team_sync_grants(&today).await?;
+    Ok(())
+}
+
+/// Runs [`tick`] at start and every minute, until the process ends.
+pub fn spawn(st: AppState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(e) = tick(&st).await {
+                tracing::error!("scheduled work failed: {e:#}");
+            }
+        }
+    });
+}

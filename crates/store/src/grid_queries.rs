@@ -347,8 +347,8 @@ macro_rules! impl_grid_store {
                 Ok(out)
             }
 
-            async fn boundaries_for_index(&self, levels: &[String], unit_ids: Option<&[i64]>) -> StoreResult<Vec<IndexRow>> {
-                if levels.is_empty() || unit_ids.is_some_and(|ids| ids.is_empty()) {
+            async fn boundaries_for_index(&self, levels: &[String], codes: Option<&[String]>) -> StoreResult<Vec<IndexRow>> {
+                if levels.is_empty() || codes.is_some_and(|c| c.is_empty()) {
                     return Ok(vec![]);
                 }
                 let level_marks: Vec<String> = (1..=levels.len()).map(|i| format!("${i}")).collect();
@@ -358,16 +358,16 @@ macro_rules! impl_grid_store {
                      AND (b.valid_to IS NULL OR b.valid_to > b.valid_from)",
                     level_marks.join(",")
                 );
-                if let Some(ids) = unit_ids {
-                    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${}", levels.len() + i)).collect();
-                    sql.push_str(&format!(" AND b.unit_id IN ({})", marks.join(",")));
+                if let Some(codes) = codes {
+                    let marks: Vec<String> = (1..=codes.len()).map(|i| format!("${}", levels.len() + i)).collect();
+                    sql.push_str(&format!(" AND u.code IN ({})", marks.join(",")));
                 }
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for l in levels {
                     q = q.bind(l);
                 }
-                for id in unit_ids.unwrap_or(&[]) {
-                    q = q.bind(*id);
+                for c in codes.unwrap_or(&[]) {
+                    q = q.bind(c);
                 }
                 let rows = q.fetch_all(&self.pool).await?;
                 rows.iter()

@@ -36,11 +36,11 @@ pub trait GridStore: Send + Sync {
         root: &str,
         at: &str,
     ) -> StoreResult<Vec<(Unit, Boundary)>>;
-    /// Every boundary version of units at `levels` (all, or only of `unit_ids`), for the index.
+    /// Every boundary version of units at `levels` (all, or only of the units `codes`), for the index.
     async fn boundaries_for_index(
         &self,
         levels: &[String],
-        unit_ids: Option<&[i64]>,
+        codes: Option<&[String]>,
     ) -> StoreResult<Vec<IndexRow>>;
 
     async fn topology_report_save(

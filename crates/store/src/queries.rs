@@ -152,6 +152,7 @@ macro_rules! impl_store {
                 population: r.try_get("population")?,
                 enterprises: r.try_get("enterprises")?,
                 has_boundary: r.try_get("has_boundary")?,
+                warnings: Vec::new(),
             })
         }
 

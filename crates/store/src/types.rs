@@ -29,6 +29,8 @@ pub struct Unit {
     pub enterprises: Option<i64>,
     /// A boundary is valid now.
     pub has_boundary: bool,
+    /// Sizing warnings, filled in by the server from its configured rules.
+    pub warnings: Vec<wangge_domain::grid::Warning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

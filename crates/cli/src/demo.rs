@@ -168,7 +168,7 @@ fn rows() -> Vec<ImportRow> {
             kind,
         );
         for (seq, name) in *villages {
-            let kind = if seq.starts_with('0') || seq.starts_with('1') {
+            let kind = if is_community(seq) {
                 "community"
             } else {
                 "village"
@@ -182,37 +182,46 @@ fn rows() -> Vec<ImportRow> {
             );
         }
     }
-    // Grids of 城南社区, and micro-grids of its first grid.
-    for (seq, name) in [
-        ("001", "第一网格"),
-        ("002", "第二网格"),
-        ("003", "第三网格"),
-    ] {
-        add(
-            format!("320831001001{seq}"),
-            format!("城南社区{name}"),
-            "320831001001",
-            "grid",
-            "basic",
-        );
+    for (town, _, _, villages) in TOWNS {
+        for (seq, village_name) in *villages {
+            let village = format!("{town}{seq}");
+            let community = is_community(seq);
+            let grids = if community { 3 } else { 2 };
+            for g in 1..=grids {
+                let grid = format!("{village}{g:03}");
+                add(grid.clone(), format!("{village_name}第{}网格", NUMERALS[g - 1]), &village, "grid", "basic");
+                let micros = match (community, grid.as_str()) {
+                    (false, _) => 0,
+                    (true, "320831001001001") => 4,
+                    (true, _) => 2,
+                };
+                for m in 1..=micros {
+                    add(
+                        format!("{grid}{m:02}"),
+                        format!("{village_name}第{}网格第{m}微网格", NUMERALS[g - 1]),
+                        &grid,
+                        "micro_grid",
+                        "basic",
+                    );
+                }
+            }
+        }
     }
     add(
         "320831001001901".into(),
         "金湖县实验小学专属网格".into(),
         "320831001001",
         "grid",
-        "school",
+        "dedicated_school",
     );
-    for m in 1..=4 {
-        add(
-            format!("3208310010010010{m}"),
-            format!("城南社区第一网格第{m}微网格"),
-            "320831001001001",
-            "micro_grid",
-            "basic",
-        );
-    }
     out
+}
+
+const NUMERALS: [&str; 4] = ["一", "二", "三", "四"];
+
+/// Communities (社区) are numbered 001-199, villages (村) 200-399.
+fn is_community(seq: &str) -> bool {
+    seq.starts_with('0') || seq.starts_with('1')
 }
 
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
@@ -237,11 +246,21 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 },
             )
             .await?;
-        store
-            .grant_add(&Scope::All, &actor, user.id, *role, Some(unit))
-            .await?;
+        match crate::demo_map::team_role_of(*role) {
+            Some(team_role) => crate::demo_map::assign(state, user.id, team_role, unit).await?,
+            None => {
+                store
+                    .grant_add(&Scope::All, &actor, user.id, *role, Some(unit))
+                    .await?;
+            }
+        }
         println!("  {username:<14} {:<22} @ {unit}", role.key());
     }
+    let rows = rows();
+    let (boundaries, people) = crate::demo_map::seed(state, &rows, &hash).await?;
+    println!(
+        "Grid boundaries: {boundaries} units tiled without gaps or overlaps; {people} more team members (password {DEMO_PASSWORD})."
+    );
     Ok(())
 }
 

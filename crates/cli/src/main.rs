@@ -1,6 +1,7 @@
 //! `wangge`: the one binary of the platform.
 
 mod demo;
+mod demo_map;
 mod remote;
 mod setup;
 

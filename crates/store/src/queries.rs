@@ -823,7 +823,7 @@ macro_rules! impl_store {
             }
 
             async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-                let sql = format!("SELECT id, username, display_name, phone, disabled, created_at, password_hash FROM users WHERE username = $1");
+                let sql = format!("SELECT id, username, display_name, phone, disabled, created_at, birth_date, education, certificate_no, password_hash FROM users WHERE username = $1");
                 let r = sqlx::query(AssertSqlSafe(sql))
                     .bind(username.to_lowercase())
                     .fetch_optional(&self.pool)

@@ -68,7 +68,9 @@ impl GridIndex {
     ) -> StoreResult<()> {
         let _one = self.refreshing.lock().await;
         let codes = codes.filter(|c| c.len() <= PARTIAL_LIMIT);
-        let rows = store.boundaries_for_index(&grid_levels(levels), codes).await?;
+        let rows = store
+            .boundaries_for_index(&grid_levels(levels), codes)
+            .await?;
         let levels = levels.clone();
         let codes: Option<Vec<String>> = codes.map(<[String]>::to_vec);
         let all: Vec<Entry> = {
@@ -86,7 +88,9 @@ impl GridIndex {
                 let code = r.code.clone();
                 match entry(&levels, r) {
                     Some(e) => map.entry(code).or_default().push(e),
-                    None => tracing::warn!("unreadable stored boundary of {code} left out of the index"),
+                    None => {
+                        tracing::warn!("unreadable stored boundary of {code} left out of the index")
+                    }
                 }
             }
             map.values().flatten().cloned().collect()

@@ -12,7 +12,11 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
     for id in st.store.changes_due(&today).await? {
         if let Err(e) = crate::routes::apply_change(st, &actor, id).await {
             // The change stays approved and is tried again next round; the log says why.
-            tracing::error!("grid change {id} could not take effect: {} ({:?})", e.code, e.message);
+            tracing::error!(
+                "grid change {id} could not take effect: {} ({:?})",
+                e.code,
+                e.message
+            );
         }
     }
     st.store.team_sync_grants(&today).await?;

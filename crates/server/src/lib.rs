@@ -8,8 +8,8 @@ pub mod grid_index;
 pub mod jobs;
 mod routes;
 pub mod state;
-mod topology_report;
 pub mod territory_file;
+mod topology_report;
 mod web;
 
 use axum::Router;

@@ -40,14 +40,20 @@ pub async fn check_edits_replacing(
     let edited: HashMap<&str, &Edit> = edits.iter().map(|e| (e.code.as_str(), e)).collect();
     let mut problems = Vec::new();
 
-    let mut parents: Vec<&str> = edits.iter().filter_map(|e| e.parent_code.as_deref()).collect();
+    let mut parents: Vec<&str> = edits
+        .iter()
+        .filter_map(|e| e.parent_code.as_deref())
+        .collect();
     parents.sort_unstable();
     parents.dedup();
     for parent in parents {
         let view = st.store.map_at(&Scope::All, parent, &today).await?;
         let parent_geom = match edited.get(parent) {
             Some(e) => Some(e.geometry.clone()),
-            None => view.boundary.as_ref().and_then(|b| stored_geometry(&b.geometry)),
+            None => view
+                .boundary
+                .as_ref()
+                .and_then(|b| stored_geometry(&b.geometry)),
         };
         // The children after the edit: stored ones, replaced or joined by the edited ones.
         let mut kids: Vec<(String, Option<MultiPolygon<f64>>)> = view
@@ -63,7 +69,10 @@ pub async fn check_edits_replacing(
             })
             .collect();
         let known: HashSet<String> = kids.iter().map(|(c, _)| c.clone()).collect();
-        for e in edits.iter().filter(|e| e.parent_code.as_deref() == Some(parent)) {
+        for e in edits
+            .iter()
+            .filter(|e| e.parent_code.as_deref() == Some(parent))
+        {
             if !known.contains(&e.code) {
                 kids.push((e.code.clone(), Some(e.geometry.clone())));
             }
@@ -127,7 +136,10 @@ pub fn problem_zh(p: &Problem) -> String {
         (None, Some(c)) => format!("单元{c}"),
         (None, None) => "该图形".to_string(),
     };
-    let area = p.area_m2.map(|a| format!("约{a:.1}平方米")).unwrap_or_default();
+    let area = p
+        .area_m2
+        .map(|a| format!("约{a:.1}平方米"))
+        .unwrap_or_default();
     let other = p.other_code.as_deref().unwrap_or("");
     let what = match p.kind {
         "invalid_json" => "不是有效的 JSON".to_string(),
@@ -176,7 +188,11 @@ pub fn report_json(id: Option<&str>, problems: &[Problem]) -> serde_json::Value 
 }
 
 /// Saves a report for download (when it has problems) and returns it.
-pub async fn save(st: &AppState, user_id: Option<i64>, problems: &[Problem]) -> ApiResult<serde_json::Value> {
+pub async fn save(
+    st: &AppState,
+    user_id: Option<i64>,
+    problems: &[Problem],
+) -> ApiResult<serde_json::Value> {
     if problems.is_empty() {
         return Ok(report_json(None, problems));
     }
@@ -190,7 +206,11 @@ pub async fn save(st: &AppState, user_id: Option<i64>, problems: &[Problem]) -> 
 
 /// Refuses with `error_code` when the report has errors, and with `topology_warnings` when it
 /// has warnings the caller did not accept.
-pub fn decide(report: &serde_json::Value, error_code: &'static str, accept_warnings: bool) -> ApiResult<()> {
+pub fn decide(
+    report: &serde_json::Value,
+    error_code: &'static str,
+    accept_warnings: bool,
+) -> ApiResult<()> {
     let n = |k: &str| report[k].as_u64().unwrap_or(0);
     if n("errors") > 0 {
         return Err(ApiError::new(error_code).details(report.clone()));

@@ -17,7 +17,9 @@ use wangge_domain::clock::is_valid_date;
 use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
 use wangge_domain::roles::Scope;
 use wangge_geo::MultiPolygon;
-use wangge_geo::boundary::{Feature, Problem, geometry_to_geojson, parse_feature_collection, parse_geometry};
+use wangge_geo::boundary::{
+    Feature, Problem, geometry_to_geojson, parse_feature_collection, parse_geometry,
+};
 use wangge_geo::crs::Crs;
 use wangge_geo::topology::area_m2;
 use wangge_store::{Boundary, NewBoundary, Unit};
@@ -78,7 +80,9 @@ pub async fn get_boundary(
 ) -> ApiResult<axum::Json<BoundaryOut>> {
     let scope = caller.require(TerritoryRead)?;
     let at = date_or_today(&st, q.at)?;
-    Ok(axum::Json(st.store.boundary_at(&scope, &code, &at).await?.into()))
+    Ok(axum::Json(
+        st.store.boundary_at(&scope, &code, &at).await?.into(),
+    ))
 }
 
 /// Every version of the unit's boundary, oldest first.
@@ -92,7 +96,12 @@ pub async fn versions(
 ) -> ApiResult<axum::Json<Items<BoundaryOut>>> {
     let scope = caller.require(TerritoryRead)?;
     let v = st.store.boundary_versions(&scope, &code).await?;
-    Ok(axum::Json(v.into_iter().map(BoundaryOut::from).collect::<Vec<_>>().into()))
+    Ok(axum::Json(
+        v.into_iter()
+            .map(BoundaryOut::from)
+            .collect::<Vec<_>>()
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -312,13 +321,16 @@ async fn resolve_units(
     let mut problems = Vec::new();
     for f in features {
         let code = f.code.clone().unwrap_or_default();
-        let refuse = |kind: &'static str, why: &str| Problem::error(kind, Some(f.index), Some(&code), why);
+        let refuse =
+            |kind: &'static str, why: &str| Problem::error(kind, Some(f.index), Some(&code), why);
         match st.store.unit_get(scope, &code).await {
             Ok((u, _)) if u.retired => problems.push(refuse("unit_retired", "the unit is retired")),
-            Ok((u, _)) if st.config.levels.is_grid(&u.level) && u.has_boundary => problems.push(refuse(
-                "boundary_change_required",
-                "the grid already has a boundary: redraw it through a grid change",
-            )),
+            Ok((u, _)) if st.config.levels.is_grid(&u.level) && u.has_boundary => {
+                problems.push(refuse(
+                    "boundary_change_required",
+                    "the grid already has a boundary: redraw it through a grid change",
+                ))
+            }
             Ok((u, _)) => edits.push(Edit {
                 code: u.code,
                 parent_code: u.parent_code,
@@ -352,12 +364,20 @@ pub async fn import(
     })?;
     let scope = caller.require(TerritoryWrite)?;
     let crs = parse_crs(q.crs.as_deref())?;
-    let code_field = q.code_field.filter(|c| !c.is_empty()).unwrap_or_else(|| "code".into());
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let code_field = q
+        .code_field
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "code".into());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let shapefile = match q.format.as_deref().filter(|f| !f.is_empty()) {
         Some("shapefile") => true,
         Some("geojson") => false,
-        Some(_) => return Err(ApiError::new("bad_parameter").msg("format must be geojson or shapefile")),
+        Some(_) => {
+            return Err(ApiError::new("bad_parameter").msg("format must be geojson or shapefile"));
+        }
         None if ct.starts_with("application/zip") => true,
         None if ct.contains("json") => false,
         None => {
@@ -429,18 +449,26 @@ pub async fn export(
     match q.format.as_deref().unwrap_or("geojson") {
         "geojson" => {
             let features: Vec<_> = rows.iter().map(|(u, b)| feature(u, b)).collect();
-            let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
-            Ok(attachment("application/geo+json", &format!("{name}.geojson"), body.into_bytes()))
+            let body =
+                serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
+            Ok(attachment(
+                "application/geo+json",
+                &format!("{name}.geojson"),
+                body.into_bytes(),
+            ))
         }
         "shapefile" => {
-            let items: Vec<(Vec<(String, String)>, MultiPolygon<f64>)> = rows
+            let items: Vec<(wangge_geo::shp::Attributes, MultiPolygon<f64>)> = rows
                 .iter()
                 .filter_map(|(u, b)| {
                     let attrs = vec![
                         ("code".to_string(), u.code.clone()),
                         ("name".to_string(), u.name.clone()),
                         ("level".to_string(), u.level.clone()),
-                        ("parent".to_string(), u.parent_code.clone().unwrap_or_default()),
+                        (
+                            "parent".to_string(),
+                            u.parent_code.clone().unwrap_or_default(),
+                        ),
                         ("kind".to_string(), u.kind.clone().unwrap_or_default()),
                         ("valid_from".to_string(), b.valid_from.clone()),
                     ];
@@ -448,10 +476,11 @@ pub async fn export(
                 })
                 .collect();
             let base = name.clone();
-            let zip = tokio::task::spawn_blocking(move || wangge_geo::shp::write_zip(&base, &items))
-                .await
-                .map_err(|_| ApiError::new("internal_error"))?
-                .map_err(|e| ApiError::new("internal_error").msg(e))?;
+            let zip =
+                tokio::task::spawn_blocking(move || wangge_geo::shp::write_zip(&base, &items))
+                    .await
+                    .map_err(|_| ApiError::new("internal_error"))?
+                    .map_err(|e| ApiError::new("internal_error").msg(e))?;
             Ok(attachment("application/zip", &format!("{name}.zip"), zip))
         }
         _ => Err(ApiError::new("bad_parameter").msg("format must be geojson or shapefile")),
@@ -462,7 +491,10 @@ fn attachment(content_type: &str, filename: &str, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
         ],
         body,
     )
@@ -477,8 +509,15 @@ pub async fn report(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (json, _) = st.store.topology_report_get(&id, Some(caller.user.id)).await?;
-    Ok(attachment("application/json", &format!("topology-{id}.json"), json.into_bytes()))
+    let (json, _) = st
+        .store
+        .topology_report_get(&id, Some(caller.user.id))
+        .await?;
+    Ok(attachment(
+        "application/json",
+        &format!("topology-{id}.json"),
+        json.into_bytes(),
+    ))
 }
 
 /// A saved topology report's problem areas (GeoJSON).
@@ -489,6 +528,13 @@ pub async fn report_geojson(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (_, geojson) = st.store.topology_report_get(&id, Some(caller.user.id)).await?;
-    Ok(attachment("application/geo+json", &format!("topology-{id}.geojson"), geojson.into_bytes()))
+    let (_, geojson) = st
+        .store
+        .topology_report_get(&id, Some(caller.user.id))
+        .await?;
+    Ok(attachment(
+        "application/geo+json",
+        &format!("topology-{id}.geojson"),
+        geojson.into_bytes(),
+    ))
 }

@@ -73,12 +73,16 @@ pub async fn propose(
     Json(req): Json<Propose>,
 ) -> ApiResult<(StatusCode, axum::Json<GridChange>)> {
     let scope = caller.require(TerritoryWrite)?;
-    let kind = ChangeKind::parse(&req.kind).ok_or_else(|| invalid("kind must be split, merge, redraw or retire"))?;
+    let kind = ChangeKind::parse(&req.kind)
+        .ok_or_else(|| invalid("kind must be split, merge, redraw or retire"))?;
     let has_geom: Vec<bool> = req.parts.iter().map(|p| p.geometry.is_some()).collect();
     kind.check_shape(req.units.len(), &has_geom)?;
     let today = st.today();
     if !is_valid_date(&req.effective_date) || req.effective_date < today {
-        return Err(ApiError::field("effective_date", "must be a YYYY-MM-DD date, today or later"));
+        return Err(ApiError::field(
+            "effective_date",
+            "must be a YYYY-MM-DD date, today or later",
+        ));
     }
     let reason = req.reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 1000 {
@@ -109,13 +113,19 @@ pub async fn propose(
             if geoms.len() < req.parts.len() {
                 let rest = difference(&old, &union_all(&geoms.iter().collect::<Vec<_>>()));
                 if area_m2(&rest) <= tol.gap_m2 {
-                    return Err(invalid("the drawn parts cover the whole grid: nothing is left for the last part"));
+                    return Err(invalid(
+                        "the drawn parts cover the whole grid: nothing is left for the last part",
+                    ));
                 }
                 geoms.push(rest);
             }
-            let named: Vec<(String, &MultiPolygon<f64>)> =
-                geoms.iter().enumerate().map(|(i, g)| (format!("part-{}", i + 1), g)).collect();
-            let refs: Vec<(&str, &MultiPolygon<f64>)> = named.iter().map(|(c, g)| (c.as_str(), *g)).collect();
+            let named: Vec<(String, &MultiPolygon<f64>)> = geoms
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (format!("part-{}", i + 1), g))
+                .collect();
+            let refs: Vec<(&str, &MultiPolygon<f64>)> =
+                named.iter().map(|(c, g)| (c.as_str(), *g)).collect();
             extra = check_cover(&first.code, &old, &refs, tol);
         }
         ChangeKind::Merge => {
@@ -137,7 +147,11 @@ pub async fn propose(
         .iter()
         .enumerate()
         .map(|(i, g)| Edit {
-            code: if kind == ChangeKind::Redraw { first.code.clone() } else { format!("part-{}", i + 1) },
+            code: if kind == ChangeKind::Redraw {
+                first.code.clone()
+            } else {
+                format!("part-{}", i + 1)
+            },
             parent_code: first.parent_code.clone(),
             feature_index: None,
             geometry: g.clone(),
@@ -158,7 +172,9 @@ pub async fn propose(
         .map(|i| {
             let input = req.parts.get(i);
             ChangePart {
-                name: input.and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()),
+                name: input
+                    .and_then(|p| p.name.clone())
+                    .filter(|n| !n.trim().is_empty()),
                 kind: input.and_then(|p| p.kind.clone()).filter(|k| !k.is_empty()),
                 geometry: Some(geometry_to_geojson(&geoms[i])),
                 area_m2: Some(area_m2(&geoms[i])),
@@ -174,7 +190,10 @@ pub async fn propose(
         effective_date: req.effective_date,
         report,
     };
-    let c = st.store.change_create(&scope, &caller.actor(), &new).await?;
+    let c = st
+        .store
+        .change_create(&scope, &caller.actor(), &new)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
@@ -197,12 +216,20 @@ pub async fn list(
 ) -> ApiResult<axum::Json<Items<GridChange>>> {
     let scope = caller.require(TerritoryRead)?;
     let status = q.status.filter(|s| !s.is_empty());
-    if status.as_deref().is_some_and(|s| ChangeStatus::parse(s).is_none()) {
-        return Err(ApiError::new("bad_parameter").msg("status must be proposed, approved, effective or rejected"));
+    if status
+        .as_deref()
+        .is_some_and(|s| ChangeStatus::parse(s).is_none())
+    {
+        return Err(ApiError::new("bad_parameter")
+            .msg("status must be proposed, approved, effective or rejected"));
     }
     let items = st
         .store
-        .change_list(&scope, q.unit.as_deref().filter(|u| !u.is_empty()), status.as_deref())
+        .change_list(
+            &scope,
+            q.unit.as_deref().filter(|u| !u.is_empty()),
+            status.as_deref(),
+        )
         .await?;
     Ok(axum::Json(items.into()))
 }
@@ -226,20 +253,32 @@ pub struct Decision {
 
 /// Applies a change whose date has come and refreshes the point-to-grid index.
 pub async fn apply(st: &AppState, actor: &Actor, id: i64) -> ApiResult<GridChange> {
-    let c = st.store.change_apply(actor, &st.config.levels, id, &st.today()).await?;
+    let c = st
+        .store
+        .change_apply(actor, &st.config.levels, id, &st.today())
+        .await?;
     let mut codes = c.units.clone();
     codes.extend(c.result_codes.iter().cloned());
     st.grids_changed(&codes).await?;
     Ok(c)
 }
 
-async fn decide(st: AppState, caller: Caller, id: i64, approve: bool, note: Option<String>) -> ApiResult<GridChange> {
+async fn decide(
+    st: AppState,
+    caller: Caller,
+    id: i64,
+    approve: bool,
+    note: Option<String>,
+) -> ApiResult<GridChange> {
     let scope = caller.require(TerritoryWrite)?;
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if !approve && note.is_none() {
         return Err(ApiError::field("note", "say why the change is rejected"));
     }
-    let c = st.store.change_decide(&scope, &caller.actor(), id, approve, note.as_deref()).await?;
+    let c = st
+        .store
+        .change_decide(&scope, &caller.actor(), id, approve, note.as_deref())
+        .await?;
     if approve && c.effective_date <= st.today() {
         return apply(&st, &caller.actor(), id).await;
     }
@@ -307,7 +346,11 @@ pub async fn file(
         filed_by: String::new(),
         filed_at: 0,
     };
-    Ok(axum::Json(st.store.change_file(&scope, &caller.actor(), id, &f).await?))
+    Ok(axum::Json(
+        st.store
+            .change_file(&scope, &caller.actor(), id, &f)
+            .await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -363,13 +406,25 @@ pub async fn timeline(
         });
     }
     for b in st.store.boundary_versions(&scope, &code).await? {
-        let until = b.valid_to.clone().map(|t| format!(" – {t}")).unwrap_or_default();
+        let until = b
+            .valid_to
+            .clone()
+            .map(|t| format!(" – {t}"))
+            .unwrap_or_default();
         items.push(TimelineItem {
             date: b.valid_from.clone(),
             at: None,
             kind: "boundary".into(),
-            title: format!("Boundary version {} ({:.0} m², {}){until}", b.version_id, b.area_m2, b.source),
-            title_zh: format!("边界第{}版({:.0}平方米,{}){until}", b.version_id, b.area_m2, source_zh(&b.source)),
+            title: format!(
+                "Boundary version {} ({:.0} m², {}){until}",
+                b.version_id, b.area_m2, b.source
+            ),
+            title_zh: format!(
+                "边界第{}版({:.0}平方米,{}){until}",
+                b.version_id,
+                b.area_m2,
+                source_zh(&b.source)
+            ),
             detail: None,
             change_id: b.change_id,
             version_id: Some(b.version_id),
@@ -382,14 +437,21 @@ pub async fn timeline(
             "redraw" => ("Redraw", "重新划定"),
             _ => ("Retirement", "撤销"),
         };
-        let result = if c.result_codes.is_empty() { String::new() } else { format!(" → {}", c.result_codes.join(", ")) };
+        let result = if c.result_codes.is_empty() {
+            String::new()
+        } else {
+            format!(" → {}", c.result_codes.join(", "))
+        };
         items.push(TimelineItem {
             date: c.effective_date.clone(),
             at: Some(c.proposed_at),
             kind: format!("change.{}", c.kind),
             title: format!("{en} ({}): {}{result}", c.status, c.reason),
             title_zh: format!("{zh}({}):{}{result}", status_zh(&c.status), c.reason),
-            detail: c.filing.as_ref().map(|f| format!("{} {}", f.filed_to, f.filing_no)),
+            detail: c
+                .filing
+                .as_ref()
+                .map(|f| format!("{} {}", f.filed_to, f.filing_no)),
             change_id: Some(c.id),
             version_id: None,
         });

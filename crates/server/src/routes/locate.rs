@@ -52,7 +52,9 @@ pub async fn locate(
 ) -> ApiResult<axum::Json<Located>> {
     caller.require(TerritoryRead)?;
     if !(q.lat.is_finite() && q.lng.is_finite() && q.lat.abs() <= 90.0 && q.lng.abs() <= 180.0) {
-        return Err(ApiError::new("bad_parameter").msg("lat must be within ±90 and lng within ±180"));
+        return Err(
+            ApiError::new("bad_parameter").msg("lat must be within ±90 and lng within ±180")
+        );
     }
     let crs = parse_crs(q.crs.as_deref())?;
     let at = date_or_today(&st, q.at)?;

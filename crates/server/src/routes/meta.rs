@@ -1,12 +1,12 @@
+use crate::config::MapConfig;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
+use wangge_domain::grid::{AreaType, Entry};
 use wangge_domain::password::PasswordPolicy;
 use wangge_domain::roles::Role;
-use crate::config::MapConfig;
-use wangge_domain::grid::{AreaType, Entry};
 use wangge_domain::team::{TEAM_ROLES, TeamRule, educations};
 use wangge_domain::territory::Level;
 
@@ -70,7 +70,11 @@ pub async fn meta(State(st): State<AppState>) -> Json<Meta> {
     let levels = st.config.levels.all().to_vec();
     let grids = &st.config.grids;
     Json(Meta {
-        grid_levels: levels.iter().filter(|l| l.grid).map(|l| l.key.clone()).collect(),
+        grid_levels: levels
+            .iter()
+            .filter(|l| l.grid)
+            .map(|l| l.key.clone())
+            .collect(),
         levels,
         roles,
         password_policy: st.config.password_policy,

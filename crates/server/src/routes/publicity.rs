@@ -23,7 +23,11 @@ fn grid_page_url(st: &AppState, headers: &HeaderMap, code: &str) -> String {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
-        let scheme = if is_https(headers, st.config.secure_cookies) { "https" } else { "http" };
+        let scheme = if is_https(headers, st.config.secure_cookies) {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{host}")
     });
     format!("{base}/m/grid/{code}")
@@ -99,7 +103,10 @@ pub async fn board(
     };
     let team = st.store.team_list(&scope, &code, false, &today).await?;
     st.store
-        .audit_record(&caller.actor(), AuditEvent::new("unit.board.read", "unit", &code))
+        .audit_record(
+            &caller.actor(),
+            AuditEvent::new("unit.board.read", "unit", &code),
+        )
         .await?;
     Ok(axum::Json(Board {
         public_url: grid_page_url(&st, &headers, &code),
@@ -120,13 +127,26 @@ pub async fn cards(
     Path(code): Path<String>,
 ) -> ApiResult<axum::Json<Items<Board>>> {
     let scope = caller.require(TerritoryRead)?;
-    let grid_levels: Vec<String> = st.config.levels.all().iter().filter(|l| l.grid).map(|l| l.key.clone()).collect();
-    let teams = st.store.teams_under(&scope, &code, &grid_levels, &st.today()).await?;
+    let grid_levels: Vec<String> = st
+        .config
+        .levels
+        .all()
+        .iter()
+        .filter(|l| l.grid)
+        .map(|l| l.key.clone())
+        .collect();
+    let teams = st
+        .store
+        .teams_under(&scope, &code, &grid_levels, &st.today())
+        .await?;
     let (root, ancestors) = st.store.unit_get(&scope, &code).await?;
     let mut base_chain = chain(&ancestors);
     base_chain.extend(chain(std::slice::from_ref(&root)));
     st.store
-        .audit_record(&caller.actor(), AuditEvent::new("unit.cards.read", "unit", &code))
+        .audit_record(
+            &caller.actor(),
+            AuditEvent::new("unit.cards.read", "unit", &code),
+        )
         .await?;
     let items = teams
         .into_iter()
@@ -159,7 +179,14 @@ pub async fn qr(
         .min_dimensions(240, 240)
         .quiet_zone(true)
         .build();
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=3600")], svg).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        svg,
+    )
+        .into_response())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -182,12 +209,18 @@ pub struct PublicGrid {
 /// (names, roles and duties; phones only on the printed board and cards).
 #[utoipa::path(get, path = "/api/v1/public/grids/{code}", tag = "teams", params(("code" = String, Path)),
     responses((status = 200, body = PublicGrid), (status = 404, body = ErrorBody)))]
-pub async fn public_grid(State(st): State<AppState>, Path(code): Path<String>) -> ApiResult<axum::Json<PublicGrid>> {
+pub async fn public_grid(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<PublicGrid>> {
     let (unit, ancestors) = st.store.unit_get(&Scope::All, &code).await?;
     if unit.retired || !st.config.levels.is_grid(&unit.level) {
         return Err(ApiError::new("unit_not_found"));
     }
-    let team = st.store.team_list(&Scope::All, &code, false, &st.today()).await?;
+    let team = st
+        .store
+        .team_list(&Scope::All, &code, false, &st.today())
+        .await?;
     Ok(axum::Json(PublicGrid {
         code: unit.code,
         name: unit.name,

@@ -62,8 +62,13 @@ pub async fn list(
     Query(q): Query<TeamQuery>,
 ) -> ApiResult<axum::Json<Items<AssignmentOut>>> {
     let scope = caller.require(TerritoryRead)?;
-    let team = st.store.team_list(&scope, &code, q.include_ended, &st.today()).await?;
-    Ok(axum::Json(team.into_iter().map(out).collect::<Vec<_>>().into()))
+    let team = st
+        .store
+        .team_list(&scope, &code, q.include_ended, &st.today())
+        .await?;
+    Ok(axum::Json(
+        team.into_iter().map(out).collect::<Vec<_>>().into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -95,15 +100,27 @@ pub async fn add(
     let (unit, _) = st.store.unit_get(&scope, &code).await?;
     let levels = &st.config.levels;
     if !levels.is_grid(&unit.level) {
-        return Err(ApiError::field("role", "teams belong to grids and micro-grids"));
+        return Err(ApiError::field(
+            "role",
+            "teams belong to grids and micro-grids",
+        ));
     }
     let micro_role = role.key.starts_with("micro_grid_");
-    let grid_role = matches!(role.key, "grid_head" | "grid_worker_full" | "grid_worker_part" | "grid_instructor");
+    let grid_role = matches!(
+        role.key,
+        "grid_head" | "grid_worker_full" | "grid_worker_part" | "grid_instructor"
+    );
     let micro = levels.is_micro(&unit.level);
     if (micro_role && !micro) || (grid_role && micro) {
-        return Err(ApiError::field("role", "this role does not belong to this level"));
+        return Err(ApiError::field(
+            "role",
+            "this role does not belong to this level",
+        ));
     }
-    let start = req.start_date.filter(|d| !d.is_empty()).unwrap_or_else(|| st.today());
+    let start = req
+        .start_date
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| st.today());
     if !is_valid_date(&start) {
         return Err(ApiError::field("start_date", "must be a YYYY-MM-DD date"));
     }
@@ -114,12 +131,18 @@ pub async fn add(
         certificate_no: person.certificate_no.as_deref(),
     };
     let reasons = exception_reasons(role.key, &q, &start);
-    let exception = req.exception_reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let exception = req
+        .exception_reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
     if !reasons.is_empty() && exception.is_none() {
         return Err(ApiError::new("qualification_exception_required")
             .details(serde_json::json!({"reasons": reasons})));
     }
-    let duty = req.duty.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    let duty = req
+        .duty
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty());
     if duty.as_ref().is_some_and(|d| d.chars().count() > 200) {
         return Err(ApiError::field("duty", "at most 200 characters"));
     }
@@ -131,7 +154,10 @@ pub async fn add(
         start_date: start,
         exception_reason: exception,
     };
-    let a = st.store.team_add(&scope, &caller.actor(), &code, &new, &st.today()).await?;
+    let a = st
+        .store
+        .team_add(&scope, &caller.actor(), &code, &new, &st.today())
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(out(a))))
 }
 
@@ -153,11 +179,17 @@ pub async fn end(
     Json(req): Json<EndAssignment>,
 ) -> ApiResult<axum::Json<AssignmentOut>> {
     let scope = caller.require(TerritoryWrite)?;
-    let date = req.end_date.filter(|d| !d.is_empty()).unwrap_or_else(|| st.today());
+    let date = req
+        .end_date
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| st.today());
     if !is_valid_date(&date) {
         return Err(ApiError::field("end_date", "must be a YYYY-MM-DD date"));
     }
-    let a = st.store.team_end(&scope, &caller.actor(), id, &date, &st.today()).await?;
+    let a = st
+        .store
+        .team_end(&scope, &caller.actor(), id, &date, &st.today())
+        .await?;
     Ok(axum::Json(out(a)))
 }
 
@@ -193,8 +225,16 @@ pub async fn report(
 ) -> ApiResult<axum::Json<TeamReport>> {
     let scope = caller.require(TerritoryRead)?;
     let levels = &st.config.levels;
-    let grid_levels: Vec<String> = levels.all().iter().filter(|l| l.grid).map(|l| l.key.clone()).collect();
-    let teams = st.store.teams_under(&scope, &q.unit, &grid_levels, &st.today()).await?;
+    let grid_levels: Vec<String> = levels
+        .all()
+        .iter()
+        .filter(|l| l.grid)
+        .map(|l| l.key.clone())
+        .collect();
+    let teams = st
+        .store
+        .teams_under(&scope, &q.unit, &grid_levels, &st.today())
+        .await?;
     let rule = &st.config.grids.team_rule;
     let mut grids = Vec::new();
     let mut uncertified = Vec::new();

@@ -1,9 +1,11 @@
 use super::Items;
+use super::boundaries::{drawn_geometry, write_edits};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::territory_file::{self, FileKind};
+use crate::topology_report::{self, Edit};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,10 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wangge_domain::clock::is_valid_date;
-use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
-use super::boundaries::{drawn_geometry, write_edits};
-use crate::topology_report::{self, Edit};
 use wangge_domain::grid::{AreaType, Counts, next_code};
+use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
 use wangge_domain::roles::Scope;
 use wangge_store::{NewUnit, StoreError, Unit, UnitChange, UnitHit, UnitPatch};
 
@@ -31,7 +31,11 @@ pub fn with_warnings(st: &AppState, mut u: Unit) -> Unit {
             population: u.population,
             enterprises: u.enterprises,
         };
-        u.warnings = st.config.grids.sizing.check(levels.is_micro(&u.level), area, counts);
+        u.warnings = st
+            .config
+            .grids
+            .sizing
+            .check(levels.is_micro(&u.level), area, counts);
     }
     u
 }
@@ -85,7 +89,10 @@ pub async fn children(
     Query(q): Query<ChildrenQuery>,
 ) -> ApiResult<axum::Json<Items<Unit>>> {
     let scope = caller.require(TerritoryRead)?;
-    let children = st.store.unit_children(&scope, &code, q.include_retired).await?;
+    let children = st
+        .store
+        .unit_children(&scope, &code, q.include_retired)
+        .await?;
     Ok(axum::Json(
         children
             .into_iter()
@@ -158,14 +165,22 @@ pub struct NextCode {
 }
 
 /// The next free code below `parent` at `level` (codes of retired units are never reused).
-async fn next_free_code(st: &AppState, scope: &Scope, parent: &str, level: &str) -> ApiResult<String> {
-    let digits = st
-        .config
-        .levels
-        .sequence_digits(level)
-        .ok_or_else(|| ApiError::field("code", "this level has no code sequence: give the code"))?;
+async fn next_free_code(
+    st: &AppState,
+    scope: &Scope,
+    parent: &str,
+    level: &str,
+) -> ApiResult<String> {
+    let digits =
+        st.config.levels.sequence_digits(level).ok_or_else(|| {
+            ApiError::field("code", "this level has no code sequence: give the code")
+        })?;
     let children = st.store.unit_children(scope, parent, true).await?;
-    Ok(next_code(parent, digits, children.iter().map(|u| u.code.as_str()))?)
+    Ok(next_code(
+        parent,
+        digits,
+        children.iter().map(|u| u.code.as_str()),
+    )?)
 }
 
 /// The code a new unit below this one would get.
@@ -202,7 +217,12 @@ pub async fn create(
     let scope = caller.require(TerritoryWrite)?;
     check_date("valid_from", &req.valid_from)?;
     let parent_code = req.parent_code.clone().filter(|p| !p.is_empty());
-    let code = match (req.code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()), &parent_code) {
+    let code = match (
+        req.code
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty()),
+        &parent_code,
+    ) {
         (Some(c), _) => c,
         (None, Some(p)) => next_free_code(&st, &scope, p, &req.level).await?,
         (None, None) => return Err(ApiError::field("code", "a top unit needs its code")),
@@ -279,9 +299,14 @@ pub async fn update(
     let scope = caller.require(TerritoryWrite)?;
     let grids = &st.config.grids;
     if let Some(lines) = &req.business_lines
-        && let Some(bad) = lines.iter().find(|l| !grids.business_lines.iter().any(|e| &e.key == *l))
+        && let Some(bad) = lines
+            .iter()
+            .find(|l| !grids.business_lines.iter().any(|e| &e.key == *l))
     {
-        return Err(ApiError::field("business_lines", format!("unknown business line {bad}")));
+        return Err(ApiError::field(
+            "business_lines",
+            format!("unknown business line {bad}"),
+        ));
     }
     if let Some(k) = req.kind.as_deref().filter(|k| !k.is_empty()) {
         let (unit, _) = st.store.unit_get(&scope, &code).await?;
@@ -297,7 +322,11 @@ pub async fn update(
             None => return Err(ApiError::field("area_type", "urban, rural or industrial")),
         },
     };
-    for (field, v) in [("households", req.households), ("population", req.population), ("enterprises", req.enterprises)] {
+    for (field, v) in [
+        ("households", req.households),
+        ("population", req.population),
+        ("enterprises", req.enterprises),
+    ] {
         if v.is_some_and(|n| !(0..=10_000_000).contains(&n)) {
             return Err(ApiError::field(field, "0 to 10,000,000"));
         }
@@ -311,7 +340,10 @@ pub async fn update(
         population: req.population.map(Some),
         enterprises: req.enterprises.map(Some),
     };
-    let u = st.store.unit_update(&scope, &caller.actor(), &code, &patch).await?;
+    let u = st
+        .store
+        .unit_update(&scope, &caller.actor(), &code, &patch)
+        .await?;
     Ok(axum::Json(with_warnings(&st, u)))
 }
 
@@ -357,9 +389,7 @@ pub async fn retire(
 ) -> ApiResult<axum::Json<Unit>> {
     let scope = caller.require(TerritoryWrite)?;
     check_date("valid_to", &req.valid_to)?;
-    let valid_to = req
-        .valid_to
-        .unwrap_or_else(|| st.today());
+    let valid_to = req.valid_to.unwrap_or_else(|| st.today());
     Ok(axum::Json(
         st.store
             .unit_retire(&scope, &caller.actor(), &code, &valid_to)

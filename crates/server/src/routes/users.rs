@@ -136,7 +136,10 @@ pub struct UpdateUser {
 }
 
 /// `Some(None)` for an empty string (clear), after a check of the value.
-fn clearable(v: Option<String>, check: impl Fn(&str) -> ApiResult<()>) -> ApiResult<Option<Option<String>>> {
+fn clearable(
+    v: Option<String>,
+    check: impl Fn(&str) -> ApiResult<()>,
+) -> ApiResult<Option<Option<String>>> {
     match v.map(|v| v.trim().to_string()) {
         Some(v) if v.is_empty() => Ok(Some(None)),
         Some(v) => check(&v).map(|_| Some(Some(v))),
@@ -340,15 +343,21 @@ pub async fn put_photo(
     let ok = match ct {
         "image/jpeg" => body.starts_with(&[0xFF, 0xD8, 0xFF]),
         "image/png" => body.starts_with(b"\x89PNG\r\n\x1a\n"),
-        _ => return Err(ApiError::new("unsupported_media_type").msg("send image/jpeg or image/png")),
+        _ => {
+            return Err(ApiError::new("unsupported_media_type").msg("send image/jpeg or image/png"));
+        }
     };
     if !ok {
-        return Err(ApiError::new("unsupported_media_type").msg("the file is not the image its type says"));
+        return Err(
+            ApiError::new("unsupported_media_type").msg("the file is not the image its type says")
+        );
     }
     if body.len() > PHOTO_LIMIT {
         return Err(ApiError::new("payload_too_large"));
     }
-    st.store.user_photo_set(&caller.actor(), id, ct, &body).await?;
+    st.store
+        .user_photo_set(&caller.actor(), id, ct, &body)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

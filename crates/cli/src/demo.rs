@@ -189,7 +189,13 @@ fn rows() -> Vec<ImportRow> {
             let grids = if community { 3 } else { 2 };
             for g in 1..=grids {
                 let grid = format!("{village}{g:03}");
-                add(grid.clone(), format!("{village_name}第{}网格", NUMERALS[g - 1]), &village, "grid", "basic");
+                add(
+                    grid.clone(),
+                    format!("{village_name}第{}网格", NUMERALS[g - 1]),
+                    &village,
+                    "grid",
+                    "basic",
+                );
                 let micros = match (community, grid.as_str()) {
                     (false, _) => 0,
                     (true, "320831001001001") => 4,

@@ -37,12 +37,24 @@ fn tile(r: Rect, n: usize) -> Vec<Rect> {
     let h = (r.n - r.s) / rows as f64;
     let mut out = Vec::with_capacity(n);
     for row in 0..rows {
-        let in_row = if row + 1 == rows { n - cols * (rows - 1) } else { cols };
+        let in_row = if row + 1 == rows {
+            n - cols * (rows - 1)
+        } else {
+            cols
+        };
         let w = (r.e - r.w) / in_row as f64;
         let north = r.n - h * row as f64;
-        let south = if row + 1 == rows { r.s } else { r.n - h * (row + 1) as f64 };
+        let south = if row + 1 == rows {
+            r.s
+        } else {
+            r.n - h * (row + 1) as f64
+        };
         for c in 0..in_row {
-            let east = if c + 1 == in_row { r.e } else { r.w + w * (c + 1) as f64 };
+            let east = if c + 1 == in_row {
+                r.e
+            } else {
+                r.w + w * (c + 1) as f64
+            };
             out.push(Rect {
                 w: r.w + w * c as f64,
                 s: south,
@@ -64,7 +76,10 @@ fn polygon(r: Rect) -> serde_json::Value {
 fn layout(rows: &[ImportRow]) -> Vec<(String, Rect)> {
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rows {
-        children.entry(r.parent_code.as_str()).or_default().push(r.code.as_str());
+        children
+            .entry(r.parent_code.as_str())
+            .or_default()
+            .push(r.code.as_str());
     }
     let mut out = vec![("320831".to_string(), COUNTY)];
     let mut i = 0;
@@ -96,7 +111,9 @@ pub fn team_role_of(role: Role) -> Option<&'static str> {
 }
 
 pub async fn assign(state: &AppState, user_id: i64, role: &str, unit: &str) -> anyhow::Result<()> {
-    let grant_role = team_role(role).map(|r| r.grant).ok_or_else(|| anyhow::anyhow!("no team role {role}"))?;
+    let grant_role = team_role(role)
+        .map(|r| r.grant)
+        .ok_or_else(|| anyhow::anyhow!("no team role {role}"))?;
     let duty = match role {
         "grid_head" => "统筹网格工作,组织议事协商",
         "grid_worker_full" => "巡查走访、信息采集、事件上报",
@@ -115,13 +132,25 @@ pub async fn assign(state: &AppState, user_id: i64, role: &str, unit: &str) -> a
     };
     state
         .store
-        .team_add(&Scope::All, &Actor::system("demo"), unit, &new, &state.today())
+        .team_add(
+            &Scope::All,
+            &Actor::system("demo"),
+            unit,
+            &new,
+            &state.today(),
+        )
         .await?;
     Ok(())
 }
 
-const SURNAMES: &[char] = &['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭', '何', '高', '林', '罗'];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "桂英", "建国", "海燕", "志强"];
+const SURNAMES: &[char] = &[
+    '王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭',
+    '何', '高', '林', '罗',
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀兰", "桂英", "建国", "海燕", "志强",
+];
 
 /// Makes people for the demo teams, with phones and qualifications.
 struct People<'a> {
@@ -131,10 +160,20 @@ struct People<'a> {
 }
 
 impl People<'_> {
-    async fn person(&mut self, username: String, birth: &str, education: &str, certified: bool) -> anyhow::Result<i64> {
+    async fn person(
+        &mut self,
+        username: String,
+        birth: &str,
+        education: &str,
+        certified: bool,
+    ) -> anyhow::Result<i64> {
         let i = self.made;
         self.made += 1;
-        let name = format!("{}{}", SURNAMES[i % SURNAMES.len()], GIVEN[(i * 7 + i / SURNAMES.len()) % GIVEN.len()]);
+        let name = format!(
+            "{}{}",
+            SURNAMES[i % SURNAMES.len()],
+            GIVEN[(i * 7 + i / SURNAMES.len()) % GIVEN.len()]
+        );
         let actor = Actor::system("demo");
         let store = &self.state.store;
         let u = store
@@ -148,38 +187,62 @@ impl People<'_> {
                 },
             )
             .await?;
-        qualify(self.state, u.id, birth, education, certified.then(|| format!("JH-2024-{:04}", i + 1))).await?;
+        qualify(
+            self.state,
+            u.id,
+            birth,
+            education,
+            certified.then(|| format!("JH-2024-{:04}", i + 1)),
+        )
+        .await?;
         Ok(u.id)
     }
 }
 
-async fn qualify(state: &AppState, user_id: i64, birth: &str, education: &str, cert: Option<String>) -> anyhow::Result<()> {
+async fn qualify(
+    state: &AppState,
+    user_id: i64,
+    birth: &str,
+    education: &str,
+    cert: Option<String>,
+) -> anyhow::Result<()> {
     let patch = UserPatch {
         birth_date: Some(Some(birth.into())),
         education: Some(Some(education.into())),
         certificate_no: Some(cert),
         ..UserPatch::default()
     };
-    state.store.user_update(&Actor::system("demo"), user_id, &patch).await?;
+    state
+        .store
+        .user_update(&Actor::system("demo"), user_id, &patch)
+        .await?;
     Ok(())
 }
 
 /// Boundaries, grid attributes and teams; returns (boundaries stored, people made).
-pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::Result<(usize, usize)> {
+pub async fn seed(
+    state: &AppState,
+    rows: &[ImportRow],
+    hash: &str,
+) -> anyhow::Result<(usize, usize)> {
     let store = &state.store;
     let actor = Actor::system("demo");
     let cells = layout(rows);
     let mut items = Vec::with_capacity(cells.len());
     for (code, rect) in &cells {
         let geometry = polygon(*rect);
-        let area = geometry_from_geojson(&geometry).map(|g| area_m2(&g)).unwrap_or(0.0);
+        let area = geometry_from_geojson(&geometry)
+            .map(|g| area_m2(&g))
+            .unwrap_or(0.0);
         items.push(NewBoundary {
             code: code.clone(),
             geometry: geometry.to_string(),
             area_m2: area,
         });
     }
-    store.boundaries_set(&Scope::All, &actor, &items, SINCE, "demo").await?;
+    store
+        .boundaries_set(&Scope::All, &actor, &items, SINCE, "demo")
+        .await?;
 
     // The demo users of the foundation already serve 城南社区第一网格; give them qualifications.
     for (name, birth, edu) in [
@@ -196,16 +259,36 @@ pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::R
     }
 
     let levels = &state.config.levels;
-    let lines: Vec<String> = ["party_building", "comprehensive_governance", "safety_production", "fire", "civil_affairs"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut people = People { state, hash, made: 0 };
+    let lines: Vec<String> = [
+        "party_building",
+        "comprehensive_governance",
+        "safety_production",
+        "fire",
+        "civil_affairs",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut people = People {
+        state,
+        hash,
+        made: 0,
+    };
     let mut instructors: BTreeMap<String, i64> = BTreeMap::new();
-    for (n, r) in rows.iter().enumerate().filter(|(_, r)| levels.is_grid(&r.level)) {
+    for (n, r) in rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| levels.is_grid(&r.level))
+    {
         let micro = levels.is_micro(&r.level);
         let rural = r.code.get(9..10).is_some_and(|d| d >= "2");
-        let households = if micro { 90 + (n % 5) as i64 * 5 } else if rural { 280 + (n % 6) as i64 * 10 } else { 430 + (n % 8) as i64 * 15 };
+        let households = if micro {
+            90 + (n % 5) as i64 * 5
+        } else if rural {
+            280 + (n % 6) as i64 * 10
+        } else {
+            430 + (n % 8) as i64 * 15
+        };
         let patch = UnitPatch {
             business_lines: Some(lines.clone()),
             area_type: Some(Some(if rural { "rural" } else { "urban" }.into())),
@@ -213,7 +296,9 @@ pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::R
             population: Some(Some(households * 28 / 10)),
             ..UnitPatch::default()
         };
-        store.unit_update(&Scope::All, &actor, &r.code, &patch).await?;
+        store
+            .unit_update(&Scope::All, &actor, &r.code, &patch)
+            .await?;
 
         let today = state.today();
         let held: Vec<String> = store
@@ -228,7 +313,14 @@ pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::R
             for k in heads..2 {
                 // A few micro-grid heads still wait for their training: the team report shows them.
                 let certified = n % 17 != 3;
-                let id = people.person(format!("wg.{code}.head{}", k + 1), "1965-04-18", "junior_high", certified).await?;
+                let id = people
+                    .person(
+                        format!("wg.{code}.head{}", k + 1),
+                        "1965-04-18",
+                        "junior_high",
+                        certified,
+                    )
+                    .await?;
                 assign(state, id, "micro_grid_head", code).await?;
             }
             continue;
@@ -242,7 +334,9 @@ pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::R
                 continue;
             }
             let short = role.trim_start_matches("grid_").replace('_', "-");
-            let id = people.person(format!("wg.{code}.{short}"), birth, edu, true).await?;
+            let id = people
+                .person(format!("wg.{code}.{short}"), birth, edu, true)
+                .await?;
             assign(state, id, role, code).await?;
         }
         if !held.iter().any(|h| h == "grid_instructor") {
@@ -251,7 +345,14 @@ pub async fn seed(state: &AppState, rows: &[ImportRow], hash: &str) -> anyhow::R
             let id = match instructors.get(&village) {
                 Some(id) => *id,
                 None => {
-                    let id = people.person(format!("wg.{village}.instructor"), "1976-12-03", "bachelor", true).await?;
+                    let id = people
+                        .person(
+                            format!("wg.{village}.instructor"),
+                            "1976-12-03",
+                            "bachelor",
+                            true,
+                        )
+                        .await?;
                     instructors.insert(village, id);
                     id
                 }

@@ -17,6 +17,8 @@ pub struct GridIndex {
     entries: Mutex<HashMap<String, Vec<Entry>>>,
     /// One refresh at a time, so a slow full reload cannot overwrite a newer partial one.
     refreshing: tokio::sync::Mutex<()>,
+    /// The store's boundary fingerprint when everything was last loaded.
+    loaded: Mutex<String>,
 }
 
 impl Default for GridIndex {
@@ -25,6 +27,7 @@ impl Default for GridIndex {
             current: RwLock::new(Arc::new(LocateIndex::build(Vec::new()))),
             entries: Mutex::default(),
             refreshing: tokio::sync::Mutex::default(),
+            loaded: Mutex::default(),
         }
     }
 }
@@ -59,6 +62,20 @@ impl GridIndex {
         }
     }
 
+    /// Reloads everything if another server changed boundaries since the last full load.
+    pub async fn reload_if_changed(&self, store: &dyn Store, levels: &Levels) -> StoreResult<bool> {
+        let now = store.boundaries_fingerprint().await?;
+        let seen = match self.loaded.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if now == seen {
+            return Ok(false);
+        }
+        self.refresh(store, levels, None).await?;
+        Ok(true)
+    }
+
     /// Reloads the versions of `codes` (all units when `None` or many) and swaps the index.
     pub async fn refresh(
         &self,
@@ -68,6 +85,13 @@ impl GridIndex {
     ) -> StoreResult<()> {
         let _one = self.refreshing.lock().await;
         let codes = codes.filter(|c| c.len() <= PARTIAL_LIMIT);
+        if codes.is_none() {
+            let fp = store.boundaries_fingerprint().await?;
+            match self.loaded.lock() {
+                Ok(mut g) => *g = fp,
+                Err(p) => *p.into_inner() = fp,
+            }
+        }
         let rows = store
             .boundaries_for_index(&grid_levels(levels), codes)
             .await?;

@@ -1,5 +1,6 @@
-//! Work the server does on its own: grid changes whose date has come take effect, and team
-//! assignments that start or end bring their grants along.
+//! Work the server does on its own: grid changes whose date has come take effect, team
+//! assignments that start or end bring their grants along, and the point-to-grid index follows
+//! boundary changes made by other servers on the same database.
 
 use crate::state::AppState;
 use std::time::Duration;
@@ -20,6 +21,9 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
         }
     }
     st.store.team_sync_grants(&today).await?;
+    st.grids
+        .reload_if_changed(st.store.as_ref(), &st.config.levels)
+        .await?;
     Ok(())
 }
 

@@ -958,7 +958,11 @@ fn fc(features: &[(&str, Value)]) -> Vec<u8> {
 async fn two_grids(c: &mut Client<'_>) {
     for name in ["荷花社区第一网格", "荷花社区第二网格"] {
         let r = c
-            .json("POST", "/api/v1/units", json!({"name": name, "level": "grid", "parent_code": "320831001003"}))
+            .json(
+                "POST",
+                "/api/v1/units",
+                json!({"name": name, "level": "grid", "parent_code": "320831001003"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
@@ -971,83 +975,207 @@ async fn boundaries_import_draw_export_and_locate() {
         let mut c = Client::new(&env);
         c.login("admin", ADMIN_PW).await;
         two_grids(&mut c).await;
-        let r = c.get("/api/v1/units/320831001003/next-code?level=grid").await;
+        let r = c
+            .get("/api/v1/units/320831001003/next-code?level=grid")
+            .await;
         assert_eq!(r.body["code"], "320831001003003", "{n}");
 
         // one bad feature (a bow-tie) rejects the whole file, naming the feature
         let village = rect(119.0, 33.0, 119.02, 33.02);
         let bowtie = json!({"type": "Polygon", "coordinates": [[[119.01, 33.0], [119.02, 33.02], [119.02, 33.0], [119.01, 33.02], [119.01, 33.0]]]});
-        let bad = fc(&[("320831001003", village.clone()), ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)), ("320831001003002", bowtie)]);
-        let r = c.send("POST", "/api/v1/boundaries/import", Some("application/geo+json"), bad).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{n}: {}", r.text);
+        let bad = fc(&[
+            ("320831001003", village.clone()),
+            ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)),
+            ("320831001003002", bowtie),
+        ]);
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/boundaries/import",
+                Some("application/geo+json"),
+                bad,
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{n}: {}",
+            r.text
+        );
         assert_eq!(code(&r), "boundary_import_rejected", "{n}");
         let p = &r.body["details"]["problems"][0];
         assert_eq!(p["kind"], "self_intersection", "{n}");
         assert_eq!(p["feature_index"], 2, "{n}");
         assert_eq!(p["code"], "320831001003002", "{n}");
-        assert!(p["message_zh"].as_str().unwrap().contains("第3个要素"), "{n}: {}", p["message_zh"]);
+        assert!(
+            p["message_zh"].as_str().unwrap().contains("第3个要素"),
+            "{n}: {}",
+            p["message_zh"]
+        );
         let report_id = r.body["details"]["id"].as_str().unwrap().to_string();
-        let r = c.get(&format!("/api/v1/topology-reports/{report_id}/geojson")).await;
+        let r = c
+            .get(&format!("/api/v1/topology-reports/{report_id}/geojson"))
+            .await;
         assert_eq!(r.body["type"], "FeatureCollection", "{n}");
-        assert_eq!(r.body["features"][0]["properties"]["kind"], "self_intersection", "{n}");
-        assert_eq!(c.get(&format!("/api/v1/topology-reports/{report_id}")).await.status, StatusCode::OK, "{n}");
+        assert_eq!(
+            r.body["features"][0]["properties"]["kind"], "self_intersection",
+            "{n}"
+        );
+        assert_eq!(
+            c.get(&format!("/api/v1/topology-reports/{report_id}"))
+                .await
+                .status,
+            StatusCode::OK,
+            "{n}"
+        );
         let r = c.get("/api/v1/units/320831001003/boundary").await;
         assert_eq!(code(&r), "no_boundary", "{n}: nothing was imported");
 
         // the fixed file goes in whole
-        let good = fc(&[("320831001003", village), ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)), ("320831001003002", rect(119.01, 33.0, 119.02, 33.02))]);
-        let r = c.send("POST", "/api/v1/boundaries/import", Some("application/geo+json"), good.clone()).await;
+        let good = fc(&[
+            ("320831001003", village),
+            ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)),
+            ("320831001003002", rect(119.01, 33.0, 119.02, 33.02)),
+        ]);
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/boundaries/import",
+                Some("application/geo+json"),
+                good.clone(),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
         assert_eq!(r.body["imported"], 3, "{n}");
-        assert_eq!(r.body["report"]["warnings"], 0, "{n}: the grids tile the village");
+        assert_eq!(
+            r.body["report"]["warnings"], 0,
+            "{n}: the grids tile the village"
+        );
         // grids with a boundary are redrawn through a grid change, also on import
-        let r = c.send("POST", "/api/v1/boundaries/import", Some("application/json"), good).await;
-        assert_eq!(r.body["details"]["problems"][0]["kind"], "boundary_change_required", "{n}");
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/boundaries/import",
+                Some("application/json"),
+                good,
+            )
+            .await;
+        assert_eq!(
+            r.body["details"]["problems"][0]["kind"], "boundary_change_required",
+            "{n}"
+        );
 
         // lookups: inside, on the shared edge (smaller code), from GCJ-02, outside
-        let loc = |lng: f64, lat: f64, crs: &str| format!("/api/v1/locate?lng={lng}&lat={lat}&crs={crs}");
+        let loc =
+            |lng: f64, lat: f64, crs: &str| format!("/api/v1/locate?lng={lng}&lat={lat}&crs={crs}");
         let r = c.get(&loc(119.005, 33.01, "wgs84")).await;
         assert_eq!(r.body["unit"]["code"], "320831001003001", "{n}: {}", r.text);
-        let chain: Vec<&str> = r.body["chain"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap()).collect();
-        assert_eq!(chain[..4], ["320831001003001", "320831001003", "320831001", "320831"], "{n}");
-        assert_eq!(c.get(&loc(119.01, 33.01, "wgs84")).await.body["unit"]["code"], "320831001003001", "{n}");
+        let chain: Vec<&str> = r.body["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            chain[..4],
+            ["320831001003001", "320831001003", "320831001", "320831"],
+            "{n}"
+        );
+        assert_eq!(
+            c.get(&loc(119.01, 33.01, "wgs84")).await.body["unit"]["code"],
+            "320831001003001",
+            "{n}"
+        );
         let (glng, glat) = wangge_geo::crs::from_wgs84(wangge_geo::crs::Crs::Gcj02, 119.015, 33.01);
         assert!((glng - 119.015).abs() > 0.001, "{n}: GCJ-02 is offset");
-        assert_eq!(c.get(&loc(glng, glat, "gcj02")).await.body["unit"]["code"], "320831001003002", "{n}");
+        assert_eq!(
+            c.get(&loc(glng, glat, "gcj02")).await.body["unit"]["code"],
+            "320831001003002",
+            "{n}"
+        );
         let (blng, blat) = wangge_geo::crs::from_wgs84(wangge_geo::crs::Crs::Bd09, 119.005, 33.01);
-        assert_eq!(c.get(&loc(blng, blat, "bd09")).await.body["unit"]["code"], "320831001003001", "{n}");
-        assert_eq!(code(&c.get(&loc(120.5, 33.01, "wgs84")).await), "outside_grids", "{n}");
-        assert_eq!(code(&c.get(&loc(119.0, 33.0, "mars")).await), "bad_parameter", "{n}");
+        assert_eq!(
+            c.get(&loc(blng, blat, "bd09")).await.body["unit"]["code"],
+            "320831001003001",
+            "{n}"
+        );
+        assert_eq!(
+            code(&c.get(&loc(120.5, 33.01, "wgs84")).await),
+            "outside_grids",
+            "{n}"
+        );
+        assert_eq!(
+            code(&c.get(&loc(119.0, 33.0, "mars")).await),
+            "bad_parameter",
+            "{n}"
+        );
 
         // drawing a grid over its neighbours warns; accepting saves it
         let over = json!({"name": "叠加网格", "level": "grid", "parent_code": "320831001003", "geometry": rect(119.005, 33.005, 119.015, 33.015)});
         let r = c.json("POST", "/api/v1/units", over.clone()).await;
         assert_eq!(code(&r), "topology_warnings", "{n}: {}", r.text);
-        let kinds: Vec<&str> = r.body["details"]["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = r.body["details"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap())
+            .collect();
         assert!(kinds.contains(&"overlap"), "{n}: {kinds:?}");
-        assert_eq!(code(&c.get("/api/v1/units/320831001003003").await), "unit_not_found", "{n}: nothing was created");
+        assert_eq!(
+            code(&c.get("/api/v1/units/320831001003003").await),
+            "unit_not_found",
+            "{n}: nothing was created"
+        );
         let mut accepted = over.clone();
         accepted["accept_warnings"] = json!(true);
         let r = c.json("POST", "/api/v1/units", accepted).await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
         assert_eq!(r.body["code"], "320831001003003", "{n}");
         assert_eq!(r.body["has_boundary"], true, "{n}");
-        let r = c.json("PUT", "/api/v1/units/320831001003001/boundary", json!({"geometry": rect(119.0, 33.0, 119.01, 33.01)})).await;
+        let r = c
+            .json(
+                "PUT",
+                "/api/v1/units/320831001003001/boundary",
+                json!({"geometry": rect(119.0, 33.0, 119.01, 33.01)}),
+            )
+            .await;
         assert_eq!(code(&r), "boundary_change_required", "{n}");
         let unclosed = json!({"type": "Polygon", "coordinates": [[[119.0, 33.0], [119.03, 33.0], [119.03, 33.03], [119.0, 33.03]]]});
-        let r = c.json("PUT", "/api/v1/units/320831001003/boundary", json!({"geometry": unclosed})).await;
+        let r = c
+            .json(
+                "PUT",
+                "/api/v1/units/320831001003/boundary",
+                json!({"geometry": unclosed}),
+            )
+            .await;
         assert_eq!(code(&r), "topology_invalid", "{n}");
-        assert_eq!(r.body["details"]["problems"][0]["kind"], "unclosed_ring", "{n}");
+        assert_eq!(
+            r.body["details"]["problems"][0]["kind"], "unclosed_ring",
+            "{n}"
+        );
 
         // the map and the exports
         let r = c.get("/api/v1/units/320831001003/map").await;
-        assert_eq!(r.body["children"]["features"].as_array().unwrap().len(), 3, "{n}");
+        assert_eq!(
+            r.body["children"]["features"].as_array().unwrap().len(),
+            3,
+            "{n}"
+        );
         assert_eq!(r.body["unit"]["properties"]["code"], "320831001003", "{n}");
         let r = c.get("/api/v1/boundaries/export?root=320831001003").await;
         assert_eq!(r.body["features"].as_array().unwrap().len(), 4, "{n}");
-        let r = c.get("/api/v1/boundaries/export?root=320831001003&format=shapefile").await;
+        let r = c
+            .get("/api/v1/boundaries/export?root=320831001003&format=shapefile")
+            .await;
         assert_eq!(r.headers[header::CONTENT_TYPE], "application/zip", "{n}");
-        let zip = c.send("GET", "/api/v1/boundaries/export?root=320831001003&format=shapefile", None, vec![]).await;
+        let zip = c
+            .send(
+                "GET",
+                "/api/v1/boundaries/export?root=320831001003&format=shapefile",
+                None,
+                vec![],
+            )
+            .await;
         assert!(zip.status.is_success(), "{n}");
     }
 }
@@ -1059,8 +1187,19 @@ async fn grid_changes_split_approve_history_and_past_lookups() {
         let mut admin = Client::new(&env);
         admin.login("admin", ADMIN_PW).await;
         two_grids(&mut admin).await;
-        let file = fc(&[("320831001003", rect(119.0, 33.0, 119.02, 33.02)), ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)), ("320831001003002", rect(119.01, 33.0, 119.02, 33.02))]);
-        let r = admin.send("POST", "/api/v1/boundaries/import", Some("application/geo+json"), file).await;
+        let file = fc(&[
+            ("320831001003", rect(119.0, 33.0, 119.02, 33.02)),
+            ("320831001003001", rect(119.0, 33.0, 119.01, 33.02)),
+            ("320831001003002", rect(119.01, 33.0, 119.02, 33.02)),
+        ]);
+        let r = admin
+            .send(
+                "POST",
+                "/api/v1/boundaries/import",
+                Some("application/geo+json"),
+                file,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
 
         // sixty days later the town proposes to split grid 001: draw the north half, the rest is the south
@@ -1076,38 +1215,100 @@ async fn grid_changes_split_approve_history_and_past_lookups() {
         let id = r.body["id"].as_i64().unwrap();
         assert_eq!(r.body["status"], "proposed", "{n}");
         assert_eq!(r.body["parts"][0]["name"], "北片", "{n}: north first");
-        assert!((r.body["parts"][1]["area_m2"].as_f64().unwrap() - r.body["parts"][0]["area_m2"].as_f64().unwrap()).abs() < 1000.0, "{n}");
-        let r = op.json("POST", &format!("/api/v1/grid-changes/{id}/approve"), json!({})).await;
+        assert!(
+            (r.body["parts"][1]["area_m2"].as_f64().unwrap()
+                - r.body["parts"][0]["area_m2"].as_f64().unwrap())
+            .abs()
+                < 1000.0,
+            "{n}"
+        );
+        let r = op
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{id}/approve"),
+                json!({}),
+            )
+            .await;
         assert_eq!(code(&r), "change_self_approval", "{n}");
-        let r = op.json("POST", &format!("/api/v1/grid-changes/{id}/reject"), json!({})).await;
+        let r = op
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{id}/reject"),
+                json!({}),
+            )
+            .await;
         assert_eq!(code(&r), "validation_failed", "{n}: a rejection says why");
         let mut worker = Client::new(&env);
         worker.login("worker", USER_PW).await;
-        let r = worker.json("POST", &format!("/api/v1/grid-changes/{id}/approve"), json!({})).await;
+        let r = worker
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{id}/approve"),
+                json!({}),
+            )
+            .await;
         assert_eq!(code(&r), "forbidden", "{n}");
         admin.login("admin", ADMIN_PW).await;
-        let r = admin.json("POST", &format!("/api/v1/grid-changes/{id}/approve"), json!({"note": "同意"})).await;
+        let r = admin
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{id}/approve"),
+                json!({"note": "同意"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
-        assert_eq!(r.body["status"], "effective", "{n}: dated today, so at once");
-        assert_eq!(r.body["result_codes"], json!(["320831001003003", "320831001003004"]), "{n}");
-        let r = admin.json("POST", &format!("/api/v1/grid-changes/{id}/file"), json!({"filing_no": "金网备〔2026〕1号", "filed_to": "淮安市"})).await;
+        assert_eq!(
+            r.body["status"], "effective",
+            "{n}: dated today, so at once"
+        );
+        assert_eq!(
+            r.body["result_codes"],
+            json!(["320831001003003", "320831001003004"]),
+            "{n}"
+        );
+        let r = admin
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{id}/file"),
+                json!({"filing_no": "金网备〔2026〕1号", "filed_to": "淮安市"}),
+            )
+            .await;
         assert_eq!(r.body["filing"]["filed_to"], "淮安市", "{n}");
 
         // the point is in the north part now, and was in grid 001 before the change
         let r = admin.get("/api/v1/locate?lng=119.005&lat=33.015").await;
         assert_eq!(r.body["unit"]["code"], "320831001003003", "{n}: {}", r.text);
-        let r = admin.get("/api/v1/locate?lng=119.005&lat=33.015&at=2026-02-01").await;
+        let r = admin
+            .get("/api/v1/locate?lng=119.005&lat=33.015&at=2026-02-01")
+            .await;
         assert_eq!(r.body["unit"]["code"], "320831001003001", "{n}");
         let r = admin.get("/api/v1/locate?lng=119.005&lat=33.005").await;
         assert_eq!(r.body["unit"]["code"], "320831001003004", "{n}");
-        let r = admin.get("/api/v1/units/320831001003/map?at=2026-02-01").await;
-        let codes: Vec<&str> = r.body["children"]["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap()).collect();
+        let r = admin
+            .get("/api/v1/units/320831001003/map?at=2026-02-01")
+            .await;
+        let codes: Vec<&str> = r.body["children"]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["code"].as_str().unwrap())
+            .collect();
         assert_eq!(codes, ["320831001003001", "320831001003002"], "{n}");
 
         // the old grid's timeline shows the split; the new grid's too
         let r = admin.get("/api/v1/units/320831001003001/timeline").await;
-        let kinds: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-        assert!(kinds.contains(&"change.split") && kinds.contains(&"unit.retire") && kinds.contains(&"boundary"), "{n}: {kinds:?}");
+        let kinds: Vec<&str> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"change.split")
+                && kinds.contains(&"unit.retire")
+                && kinds.contains(&"boundary"),
+            "{n}: {kinds:?}"
+        );
         let r = admin.get("/api/v1/grid-changes?unit=320831001003003").await;
         assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{n}");
 
@@ -1115,18 +1316,39 @@ async fn grid_changes_split_approve_history_and_past_lookups() {
         let retire = json!({"kind": "retire", "units": ["320831001003002"], "effective_date": "2026-03-05", "reason": "并入相邻网格"});
         let r = op.json("POST", "/api/v1/grid-changes", retire).await;
         let later = r.body["id"].as_i64().unwrap();
-        let r = admin.json("POST", &format!("/api/v1/grid-changes/{later}/approve"), json!({})).await;
+        let r = admin
+            .json(
+                "POST",
+                &format!("/api/v1/grid-changes/{later}/approve"),
+                json!({}),
+            )
+            .await;
         assert_eq!(r.body["status"], "approved", "{n}");
         env.clock.advance_ms(3 * DAY_MS);
         wangge_server::jobs::tick(&env.state).await.unwrap();
         admin.login("admin", ADMIN_PW).await;
         let r = admin.get(&format!("/api/v1/grid-changes/{later}")).await;
         assert_eq!(r.body["status"], "effective", "{n}");
-        assert_eq!(code(&admin.get("/api/v1/locate?lng=119.015&lat=33.01").await), "outside_grids", "{n}");
-        assert_eq!(admin.get("/api/v1/locate?lng=119.015&lat=33.01&at=2026-03-04").await.body["unit"]["code"], "320831001003002", "{n}");
+        assert_eq!(
+            code(&admin.get("/api/v1/locate?lng=119.015&lat=33.01").await),
+            "outside_grids",
+            "{n}"
+        );
+        assert_eq!(
+            admin
+                .get("/api/v1/locate?lng=119.015&lat=33.01&at=2026-03-04")
+                .await
+                .body["unit"]["code"],
+            "320831001003002",
+            "{n}"
+        );
         // a bad kind and a past date are refused with codes
         let r = op.json("POST", "/api/v1/grid-changes", json!({"kind": "explode", "units": ["320831001003003"], "effective_date": "2026-03-05", "reason": "x"})).await;
-        assert_eq!(code(&r), "unauthenticated", "{n}: the town operator's session went idle");
+        assert_eq!(
+            code(&r),
+            "unauthenticated",
+            "{n}: the town operator's session went idle"
+        );
         op.login("operator.town", USER_PW).await;
         let r = op.json("POST", "/api/v1/grid-changes", json!({"kind": "explode", "units": ["320831001003003"], "effective_date": "2026-03-05", "reason": "x"})).await;
         assert_eq!(code(&r), "change_invalid", "{n}");
@@ -1145,57 +1367,176 @@ async fn teams_qualifications_boards_and_the_public_page() {
         let grid = "320831001003001";
         let r = c.json("PATCH", &format!("/api/v1/units/{grid}"), json!({"kind": "basic", "area_type": "urban", "households": 900, "business_lines": ["fire", "party_building"]})).await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
-        assert_eq!(r.body["warnings"][0]["code"], "sizing_households_high", "{n}");
-        assert_eq!(code(&c.json("PATCH", &format!("/api/v1/units/{grid}"), json!({"business_lines": ["astrology"]})).await), "validation_failed", "{n}");
+        assert_eq!(
+            r.body["warnings"][0]["code"], "sizing_households_high",
+            "{n}"
+        );
+        assert_eq!(
+            code(
+                &c.json(
+                    "PATCH",
+                    &format!("/api/v1/units/{grid}"),
+                    json!({"business_lines": ["astrology"]})
+                )
+                .await
+            ),
+            "validation_failed",
+            "{n}"
+        );
 
         let users = c.get("/api/v1/users?q=worker").await;
         let worker = users.body["items"][0]["id"].as_i64().unwrap();
-        let r = c.json("PATCH", &format!("/api/v1/users/{worker}"), json!({"birth_date": "1980-05-01", "education": "senior_high"})).await;
+        let r = c
+            .json(
+                "PATCH",
+                &format!("/api/v1/users/{worker}"),
+                json!({"birth_date": "1980-05-01", "education": "senior_high"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
-        assert_eq!(code(&c.json("PATCH", &format!("/api/v1/users/{worker}"), json!({"education": "phd-ish"})).await), "validation_failed", "{n}");
+        assert_eq!(
+            code(
+                &c.json(
+                    "PATCH",
+                    &format!("/api/v1/users/{worker}"),
+                    json!({"education": "phd-ish"})
+                )
+                .await
+            ),
+            "validation_failed",
+            "{n}"
+        );
 
         // a full-time worker over 35 below college level needs a recorded exception
-        let add = json!({"user_id": worker, "role": "grid_worker_full", "start_date": "2026-01-01"});
-        let r = c.json("POST", &format!("/api/v1/units/{grid}/team"), add.clone()).await;
-        assert_eq!(code(&r), "qualification_exception_required", "{n}: {}", r.text);
-        let reasons: Vec<&str> = r.body["details"]["reasons"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
-        assert_eq!(reasons, ["qualification_over_35", "qualification_below_college"], "{n}");
+        let add =
+            json!({"user_id": worker, "role": "grid_worker_full", "start_date": "2026-01-01"});
+        let r = c
+            .json("POST", &format!("/api/v1/units/{grid}/team"), add.clone())
+            .await;
+        assert_eq!(
+            code(&r),
+            "qualification_exception_required",
+            "{n}: {}",
+            r.text
+        );
+        let reasons: Vec<&str> = r.body["details"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            reasons,
+            ["qualification_over_35", "qualification_below_college"],
+            "{n}"
+        );
         let mut with_reason = add.clone();
         with_reason["exception_reason"] = json!("熟悉社区情况,居民推选");
-        let r = c.json("POST", &format!("/api/v1/units/{grid}/team"), with_reason.clone()).await;
+        let r = c
+            .json(
+                "POST",
+                &format!("/api/v1/units/{grid}/team"),
+                with_reason.clone(),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
         assert_eq!(r.body["phone"], "138****0001", "{n}: masked");
         assert_eq!(r.body["certified"], false, "{n}");
         let assignment = r.body["id"].as_i64().unwrap();
-        assert_eq!(code(&c.json("POST", &format!("/api/v1/units/{grid}/team"), with_reason).await), "assignment_exists", "{n}");
-        let r = c.json("POST", &format!("/api/v1/units/{grid}/team"), json!({"user_id": worker, "role": "micro_grid_head"})).await;
-        assert_eq!(code(&r), "validation_failed", "{n}: micro-grid roles belong to micro-grids");
+        assert_eq!(
+            code(
+                &c.json("POST", &format!("/api/v1/units/{grid}/team"), with_reason)
+                    .await
+            ),
+            "assignment_exists",
+            "{n}"
+        );
+        let r = c
+            .json(
+                "POST",
+                &format!("/api/v1/units/{grid}/team"),
+                json!({"user_id": worker, "role": "micro_grid_head"}),
+            )
+            .await;
+        assert_eq!(
+            code(&r),
+            "validation_failed",
+            "{n}: micro-grid roles belong to micro-grids"
+        );
         // the assignment granted the territory role on the grid
         let r = c.get(&format!("/api/v1/users/{worker}/grants")).await;
-        assert!(r.body["items"].as_array().unwrap().iter().any(|g| g["role"] == "grid_worker_full" && g["unit_code"] == grid), "{n}: {}", r.text);
+        assert!(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["role"] == "grid_worker_full" && g["unit_code"] == grid),
+            "{n}: {}",
+            r.text
+        );
 
         // the team report lists what the "1+3+N" rule misses, and the uncertified
         let r = c.get("/api/v1/team-report?unit=320831001003").await;
-        let g = r.body["grids"].as_array().unwrap().iter().find(|g| g["code"] == grid).unwrap().clone();
+        let g = r.body["grids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["code"] == grid)
+            .unwrap()
+            .clone();
         assert_eq!(g["missing"], json!(["grid_head", "grid_instructor"]), "{n}");
         assert_eq!(r.body["uncertified"][0]["user_id"], worker, "{n}");
-        c.json("PATCH", &format!("/api/v1/users/{worker}"), json!({"certificate_no": "JH-2026-0001"})).await;
+        c.json(
+            "PATCH",
+            &format!("/api/v1/users/{worker}"),
+            json!({"certificate_no": "JH-2026-0001"}),
+        )
+        .await;
         let r = c.get("/api/v1/team-report?unit=320831001003").await;
         assert!(r.body["uncertified"].as_array().unwrap().is_empty(), "{n}");
 
         // photo, board (full phones, audited), QR code, the public page without login
         let png = b"\x89PNG\r\n\x1a\n0000".to_vec();
-        assert_eq!(c.send("PUT", &format!("/api/v1/users/{worker}/photo"), Some("image/png"), png).await.status, StatusCode::NO_CONTENT, "{n}");
-        let r = c.send("PUT", &format!("/api/v1/users/{worker}/photo"), Some("image/png"), b"GIF89a".to_vec()).await;
+        assert_eq!(
+            c.send(
+                "PUT",
+                &format!("/api/v1/users/{worker}/photo"),
+                Some("image/png"),
+                png
+            )
+            .await
+            .status,
+            StatusCode::NO_CONTENT,
+            "{n}"
+        );
+        let r = c
+            .send(
+                "PUT",
+                &format!("/api/v1/users/{worker}/photo"),
+                Some("image/png"),
+                b"GIF89a".to_vec(),
+            )
+            .await;
         assert_eq!(code(&r), "unsupported_media_type", "{n}");
         let r = c.get(&format!("/api/v1/users/{worker}/photo")).await;
         assert_eq!(r.headers[header::CONTENT_TYPE], "image/png", "{n}");
         let r = c.get(&format!("/api/v1/units/{grid}/board")).await;
         assert_eq!(r.body["team"][0]["phone"], "13800000001", "{n}");
         assert_eq!(r.body["team"][0]["has_photo"], true, "{n}");
-        assert!(r.body["public_url"].as_str().unwrap().ends_with(&format!("/m/grid/{grid}")), "{n}");
+        assert!(
+            r.body["public_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/m/grid/{grid}")),
+            "{n}"
+        );
         let r = c.get("/api/v1/audit?action=unit.board.read").await;
-        assert_eq!(r.body["items"].as_array().map(Vec::len), Some(1), "{n}: {}", r.text);
+        assert_eq!(
+            r.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{n}: {}",
+            r.text
+        );
         let r = c.get(&format!("/api/v1/units/{grid}/qr.svg")).await;
         assert_eq!(r.headers[header::CONTENT_TYPE], "image/svg+xml", "{n}");
         assert!(r.text.contains("<svg"), "{n}");
@@ -1205,21 +1546,52 @@ async fn teams_qualifications_boards_and_the_public_page() {
         let r = anonymous.get(&format!("/api/v1/public/grids/{grid}")).await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
         assert_eq!(r.body["team"][0]["role"], "grid_worker_full", "{n}");
-        assert!(r.body["team"][0].get("phone").is_none(), "{n}: no phones on the open page");
-        assert_eq!(code(&anonymous.get("/api/v1/public/grids/320831001003").await), "unit_not_found", "{n}");
-        assert_eq!(code(&anonymous.get(&format!("/api/v1/units/{grid}/board")).await), "unauthenticated", "{n}");
+        assert!(
+            r.body["team"][0].get("phone").is_none(),
+            "{n}: no phones on the open page"
+        );
+        assert_eq!(
+            code(&anonymous.get("/api/v1/public/grids/320831001003").await),
+            "unit_not_found",
+            "{n}"
+        );
+        assert_eq!(
+            code(&anonymous.get(&format!("/api/v1/units/{grid}/board")).await),
+            "unauthenticated",
+            "{n}"
+        );
 
         // ending the assignment takes the grant away
-        let r = c.json("POST", &format!("/api/v1/team-assignments/{assignment}/end"), json!({"end_date": "2025-12-31"})).await;
+        let r = c
+            .json(
+                "POST",
+                &format!("/api/v1/team-assignments/{assignment}/end"),
+                json!({"end_date": "2025-12-31"}),
+            )
+            .await;
         assert_eq!(code(&r), "validation_failed", "{n}: before its start");
-        let r = c.json("POST", &format!("/api/v1/team-assignments/{assignment}/end"), json!({})).await;
+        let r = c
+            .json(
+                "POST",
+                &format!("/api/v1/team-assignments/{assignment}/end"),
+                json!({}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
         env.clock.advance_ms(DAY_MS);
         wangge_server::jobs::tick(&env.state).await.unwrap();
         c.login("admin", ADMIN_PW).await;
         let r = c.get(&format!("/api/v1/users/{worker}/grants")).await;
         let grants = r.body["items"].as_array().unwrap();
-        assert!(!grants.iter().any(|g| g["unit_code"] == grid), "{n}: {}", r.text);
-        assert_eq!(grants.len(), 1, "{n}: the grant given by hand on the village stays");
+        assert!(
+            !grants.iter().any(|g| g["unit_code"] == grid),
+            "{n}: {}",
+            r.text
+        );
+        assert_eq!(
+            grants.len(),
+            1,
+            "{n}: the grant given by hand on the village stays"
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 /// A boundary version valid on `$at` (bound by the caller at the given position).
 pub(crate) fn valid_on(alias: &str, at: usize) -> String {
-    format!("{alias}.valid_from <= ${at} AND ({alias}.valid_to IS NULL OR {alias}.valid_to > ${at})")
+    format!(
+        "{alias}.valid_from <= ${at} AND ({alias}.valid_to IS NULL OR {alias}.valid_to > ${at})"
+    )
 }
 
 /// A unit valid on `$at`.
@@ -382,6 +384,14 @@ macro_rules! impl_grid_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn boundaries_fingerprint(&self) -> StoreResult<String> {
+                let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m, COUNT(valid_to) AS c FROM boundaries")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let (n, m, c): (i64, i64, i64) = (r.try_get("n")?, r.try_get("m")?, r.try_get("c")?);
+                Ok(format!("{n}/{m}/{c}"))
             }
 
             async fn topology_report_save(&self, id: &str, user_id: Option<i64>, report: &str, geojson: &str) -> StoreResult<()> {

@@ -43,6 +43,10 @@ pub trait GridStore: Send + Sync {
         codes: Option<&[String]>,
     ) -> StoreResult<Vec<IndexRow>>;
 
+    /// Changes whenever a boundary version is added or closed: other servers compare it to know
+    /// when to reload their point-to-grid index.
+    async fn boundaries_fingerprint(&self) -> StoreResult<String>;
+
     async fn topology_report_save(
         &self,
         id: &str,

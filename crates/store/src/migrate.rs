@@ -9,6 +9,9 @@ pub(crate) const SQLITE: Migrations = &[
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
-    (1, include_str!("../migrations/postgres/0001_foundation.sql")),
+    (
+        1,
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
     (2, include_str!("../migrations/postgres/0002_grids.sql")),
 ];

@@ -1050,43 +1050,113 @@ async fn boundary_versions_and_the_map_at_a_date() {
         let s = db.store.as_ref();
         let n = db.name;
         seed_tree(s).await;
-        s.boundaries_set(&Scope::All, &admin(), &[nb("320831001001", square(119.0, 33.0, 0.02)), nb("320831001001001", square(119.0, 33.0, 0.01))], "2024-01-01", "import")
-            .await
-            .unwrap();
+        s.boundaries_set(
+            &Scope::All,
+            &admin(),
+            &[
+                nb("320831001001", square(119.0, 33.0, 0.02)),
+                nb("320831001001001", square(119.0, 33.0, 0.01)),
+            ],
+            "2024-01-01",
+            "import",
+        )
+        .await
+        .unwrap();
         // redrawn from 2026-01-01: the old version ends there
-        s.boundaries_set(&Scope::All, &admin(), &[nb("320831001001001", square(119.0, 33.0, 0.02))], "2026-01-01", "drawn")
+        s.boundaries_set(
+            &Scope::All,
+            &admin(),
+            &[nb("320831001001001", square(119.0, 33.0, 0.02))],
+            "2026-01-01",
+            "drawn",
+        )
+        .await
+        .unwrap();
+        let v = s
+            .boundary_versions(&Scope::All, "320831001001001")
             .await
             .unwrap();
-        let v = s.boundary_versions(&Scope::All, "320831001001001").await.unwrap();
         assert_eq!(v.len(), 2, "{n}");
         assert_eq!(v[0].valid_to.as_deref(), Some("2026-01-01"), "{n}");
         assert_eq!(v[1].valid_to, None, "{n}");
-        let old = s.boundary_at(&Scope::All, "320831001001001", "2025-12-31").await.unwrap();
+        let old = s
+            .boundary_at(&Scope::All, "320831001001001", "2025-12-31")
+            .await
+            .unwrap();
         assert_eq!(old.version_id, v[0].version_id, "{n}");
-        let new = s.boundary_at(&Scope::All, "320831001001001", "2026-01-01").await.unwrap();
+        let new = s
+            .boundary_at(&Scope::All, "320831001001001", "2026-01-01")
+            .await
+            .unwrap();
         assert_eq!(new.version_id, v[1].version_id, "{n}");
-        assert_eq!(code_of(s.boundary_at(&Scope::All, "320831001001001", "2023-01-01").await.unwrap_err()), "not_found:boundary", "{n}");
+        assert_eq!(
+            code_of(
+                s.boundary_at(&Scope::All, "320831001001001", "2023-01-01")
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:boundary",
+            "{n}"
+        );
 
-        let map = s.map_at(&Scope::All, "320831001001", "2025-06-01").await.unwrap();
+        let map = s
+            .map_at(&Scope::All, "320831001001", "2025-06-01")
+            .await
+            .unwrap();
         assert!(map.boundary.is_some(), "{n}");
         assert_eq!(map.children.len(), 1, "{n}");
-        assert_eq!(map.children[0].1.as_ref().unwrap().version_id, v[0].version_id, "{n}");
+        assert_eq!(
+            map.children[0].1.as_ref().unwrap().version_id,
+            v[0].version_id,
+            "{n}"
+        );
         let (u, _) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
         assert!(u.has_boundary, "{n}");
 
         // the index sees both versions of the grid, none of the village
-        let rows = s.boundaries_for_index(&["grid".into(), "micro_grid".into()], None).await.unwrap();
+        let rows = s
+            .boundaries_for_index(&["grid".into(), "micro_grid".into()], None)
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 2, "{n}");
-        let only = s.boundaries_for_index(&["grid".into()], Some(&["320831001002".to_string()])).await.unwrap();
+        let only = s
+            .boundaries_for_index(&["grid".into()], Some(&["320831001002".to_string()]))
+            .await
+            .unwrap();
         assert!(only.is_empty(), "{n}");
 
         // outside the scope nothing is seen or written
         let (other, _) = s.unit_get(&Scope::All, "320831100").await.unwrap();
         let scope = Scope::Subtrees(vec![other.path]);
-        assert_eq!(code_of(s.boundary_at(&scope, "320831001001001", "2026-01-01").await.unwrap_err()), "not_found:unit", "{n}");
-        let err = s.boundaries_set(&scope, &admin(), &[nb("320831100001", square(119.1, 33.0, 0.01)), nb("320831001001", square(119.0, 33.0, 0.01))], "2026-02-01", "import").await.unwrap_err();
+        assert_eq!(
+            code_of(
+                s.boundary_at(&scope, "320831001001001", "2026-01-01")
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:unit",
+            "{n}"
+        );
+        let err = s
+            .boundaries_set(
+                &scope,
+                &admin(),
+                &[
+                    nb("320831100001", square(119.1, 33.0, 0.01)),
+                    nb("320831001001", square(119.0, 33.0, 0.01)),
+                ],
+                "2026-02-01",
+                "import",
+            )
+            .await
+            .unwrap_err();
         assert_eq!(code_of(err), "not_found:unit", "{n}");
-        assert!(s.boundary_at(&Scope::All, "320831100001", "2026-02-01").await.is_err(), "{n}: all or nothing");
+        assert!(
+            s.boundary_at(&Scope::All, "320831100001", "2026-02-01")
+                .await
+                .is_err(),
+            "{n}: all or nothing"
+        );
         verify_chain(s).await;
     }
 }
@@ -1102,16 +1172,34 @@ async fn grid_changes_need_the_level_above_and_take_effect_with_new_codes() {
         let town = s.unit_get(&Scope::All, "320831001").await.unwrap().0;
         let village_scope = Scope::Subtrees(vec![village.path.clone()]);
         let town_scope = Scope::Subtrees(vec![town.path.clone()]);
-        s.boundaries_set(&Scope::All, &admin(), &[nb("320831001001001", square(119.0, 33.0, 0.02))], "2024-01-01", "import")
-            .await
-            .unwrap();
+        s.boundaries_set(
+            &Scope::All,
+            &admin(),
+            &[nb("320831001001001", square(119.0, 33.0, 0.02))],
+            "2024-01-01",
+            "import",
+        )
+        .await
+        .unwrap();
         let clerk = user(s, "clerk").await;
         let head = user(s, "head").await;
         let town_op = user(s, "town.op").await;
-        s.team_add(&Scope::All, &admin(), "320831001001001", &NewAssignment {
-            user_id: head, role: "grid_head".into(), grant_role: Role::GridHead, duty: None,
-            start_date: "2024-01-01".into(), exception_reason: None,
-        }, "2026-01-01").await.unwrap();
+        s.team_add(
+            &Scope::All,
+            &admin(),
+            "320831001001001",
+            &NewAssignment {
+                user_id: head,
+                role: "grid_head".into(),
+                grant_role: Role::GridHead,
+                duty: None,
+                start_date: "2024-01-01".into(),
+                exception_reason: None,
+            },
+            "2026-01-01",
+        )
+        .await
+        .unwrap();
 
         let part = |w: f64| ChangePart {
             name: Some(format!("part {w}")),
@@ -1129,28 +1217,105 @@ async fn grid_changes_need_the_level_above_and_take_effect_with_new_codes() {
             report: serde_json::json!({}),
         };
         // a grid head cannot propose for their own grid: the village can
-        let grid_scope = Scope::Subtrees(vec![s.unit_get(&Scope::All, "320831001001001").await.unwrap().0.path]);
-        assert_eq!(code_of(s.change_create(&grid_scope, &actor_of(head, "head"), &new).await.unwrap_err()), "forbidden", "{n}");
-        let c = s.change_create(&village_scope, &actor_of(clerk, "clerk"), &new).await.unwrap();
+        let grid_scope = Scope::Subtrees(vec![
+            s.unit_get(&Scope::All, "320831001001001")
+                .await
+                .unwrap()
+                .0
+                .path,
+        ]);
+        assert_eq!(
+            code_of(
+                s.change_create(&grid_scope, &actor_of(head, "head"), &new)
+                    .await
+                    .unwrap_err()
+            ),
+            "forbidden",
+            "{n}"
+        );
+        let c = s
+            .change_create(&village_scope, &actor_of(clerk, "clerk"), &new)
+            .await
+            .unwrap();
         assert_eq!(c.status, "proposed", "{n}");
         assert_eq!(c.parent_code, "320831001001", "{n}");
-        assert_eq!(code_of(s.change_create(&village_scope, &actor_of(clerk, "clerk"), &new).await.unwrap_err()), "change_invalid", "{n}: one pending change per grid");
+        assert_eq!(
+            code_of(
+                s.change_create(&village_scope, &actor_of(clerk, "clerk"), &new)
+                    .await
+                    .unwrap_err()
+            ),
+            "change_invalid",
+            "{n}: one pending change per grid"
+        );
 
         // the village cannot approve its own proposal; the proposer neither; the town can
-        assert_eq!(code_of(s.change_decide(&village_scope, &actor_of(clerk, "clerk"), c.id, true, None).await.unwrap_err()), "change_needs_level_above", "{n}");
-        assert_eq!(code_of(s.change_decide(&town_scope, &actor_of(clerk, "clerk"), c.id, true, None).await.unwrap_err()), "change_self_approval", "{n}");
-        let c = s.change_decide(&town_scope, &actor_of(town_op, "town.op"), c.id, true, Some("同意")).await.unwrap();
+        assert_eq!(
+            code_of(
+                s.change_decide(&village_scope, &actor_of(clerk, "clerk"), c.id, true, None)
+                    .await
+                    .unwrap_err()
+            ),
+            "change_needs_level_above",
+            "{n}"
+        );
+        assert_eq!(
+            code_of(
+                s.change_decide(&town_scope, &actor_of(clerk, "clerk"), c.id, true, None)
+                    .await
+                    .unwrap_err()
+            ),
+            "change_self_approval",
+            "{n}"
+        );
+        let c = s
+            .change_decide(
+                &town_scope,
+                &actor_of(town_op, "town.op"),
+                c.id,
+                true,
+                Some("同意"),
+            )
+            .await
+            .unwrap();
         assert_eq!(c.status, "approved", "{n}");
-        assert_eq!(code_of(s.change_decide(&town_scope, &actor_of(town_op, "town.op"), c.id, true, None).await.unwrap_err()), "change_not_proposed", "{n}");
+        assert_eq!(
+            code_of(
+                s.change_decide(&town_scope, &actor_of(town_op, "town.op"), c.id, true, None)
+                    .await
+                    .unwrap_err()
+            ),
+            "change_not_proposed",
+            "{n}"
+        );
 
         // not due before its date
         assert!(s.changes_due("2026-02-28").await.unwrap().is_empty(), "{n}");
-        assert_eq!(s.changes_due("2026-03-01").await.unwrap(), vec![c.id], "{n}");
-        assert_eq!(code_of(s.change_apply(&admin(), &levels, c.id, "2026-02-28").await.unwrap_err()), "change_not_approved", "{n}");
-        let c = s.change_apply(&admin(), &levels, c.id, "2026-03-01").await.unwrap();
+        assert_eq!(
+            s.changes_due("2026-03-01").await.unwrap(),
+            vec![c.id],
+            "{n}"
+        );
+        assert_eq!(
+            code_of(
+                s.change_apply(&admin(), &levels, c.id, "2026-02-28")
+                    .await
+                    .unwrap_err()
+            ),
+            "change_not_approved",
+            "{n}"
+        );
+        let c = s
+            .change_apply(&admin(), &levels, c.id, "2026-03-01")
+            .await
+            .unwrap();
         assert_eq!(c.status, "effective", "{n}");
         // codes continue after the highest ever used below the village
-        assert_eq!(c.result_codes, vec!["320831001001002", "320831001001003"], "{n}");
+        assert_eq!(
+            c.result_codes,
+            vec!["320831001001002", "320831001001003"],
+            "{n}"
+        );
         let old = s.unit_get(&Scope::All, "320831001001001").await.unwrap().0;
         assert!(old.retired, "{n}");
         assert_eq!(old.valid_to.as_deref(), Some("2026-03-01"), "{n}");
@@ -1158,39 +1323,103 @@ async fn grid_changes_need_the_level_above_and_take_effect_with_new_codes() {
         assert_eq!(new_grid.valid_from.as_deref(), Some("2026-03-01"), "{n}");
         assert!(new_grid.has_boundary, "{n}");
         // the map before and after the date
-        let before = s.map_at(&Scope::All, "320831001001", "2026-02-28").await.unwrap();
-        let after = s.map_at(&Scope::All, "320831001001", "2026-03-01").await.unwrap();
-        let codes = |m: &MapView| m.children.iter().map(|(u, _)| u.code.clone()).collect::<Vec<_>>();
+        let before = s
+            .map_at(&Scope::All, "320831001001", "2026-02-28")
+            .await
+            .unwrap();
+        let after = s
+            .map_at(&Scope::All, "320831001001", "2026-03-01")
+            .await
+            .unwrap();
+        let codes = |m: &MapView| {
+            m.children
+                .iter()
+                .map(|(u, _)| u.code.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(codes(&before), vec!["320831001001001"], "{n}");
-        assert_eq!(codes(&after), vec!["320831001001002", "320831001001003"], "{n}");
+        assert_eq!(
+            codes(&after),
+            vec!["320831001001002", "320831001001003"],
+            "{n}"
+        );
         // the old grid's team ended the day before, and with it the grant
-        let team = s.team_list(&Scope::All, "320831001001001", true, "2026-03-01").await.unwrap();
+        let team = s
+            .team_list(&Scope::All, "320831001001001", true, "2026-03-01")
+            .await
+            .unwrap();
         assert_eq!(team[0].end_date.as_deref(), Some("2026-02-28"), "{n}");
         assert!(s.grants_of(head).await.unwrap().is_empty(), "{n}");
         // applying twice changes nothing
-        assert_eq!(s.change_apply(&admin(), &levels, c.id, "2026-03-02").await.unwrap().result_codes.len(), 2, "{n}");
+        assert_eq!(
+            s.change_apply(&admin(), &levels, c.id, "2026-03-02")
+                .await
+                .unwrap()
+                .result_codes
+                .len(),
+            2,
+            "{n}"
+        );
 
         // a later merge never reuses 001 (retired) and continues at 004
         let merge = NewChange {
             kind: wangge_domain::change::ChangeKind::Merge,
             units: vec!["320831001001002".into(), "320831001001003".into()],
-            parts: vec![ChangePart { name: Some("合并网格".into()), kind: None, geometry: Some(serde_json::from_str(&square(119.0, 33.0, 0.02)).unwrap()), area_m2: Some(2.0), code: None }],
+            parts: vec![ChangePart {
+                name: Some("合并网格".into()),
+                kind: None,
+                geometry: Some(serde_json::from_str(&square(119.0, 33.0, 0.02)).unwrap()),
+                area_m2: Some(2.0),
+                code: None,
+            }],
             reason: "合并".into(),
             effective_date: "2026-03-01".into(),
             report: serde_json::json!({}),
         };
-        let m = s.change_create(&village_scope, &actor_of(clerk, "clerk"), &merge).await.unwrap();
-        s.change_decide(&town_scope, &actor_of(town_op, "town.op"), m.id, true, None).await.unwrap();
-        let m = s.change_apply(&admin(), &levels, m.id, "2026-03-01").await.unwrap();
+        let m = s
+            .change_create(&village_scope, &actor_of(clerk, "clerk"), &merge)
+            .await
+            .unwrap();
+        s.change_decide(&town_scope, &actor_of(town_op, "town.op"), m.id, true, None)
+            .await
+            .unwrap();
+        let m = s
+            .change_apply(&admin(), &levels, m.id, "2026-03-01")
+            .await
+            .unwrap();
         assert_eq!(m.result_codes, vec!["320831001001004"], "{n}");
         // filing with the city is recorded on the change
-        let f = Filing { filing_no: "淮网备〔2026〕3号".into(), filed_to: "淮安市".into(), note: None, filed_by: String::new(), filed_at: 0 };
-        let m = s.change_file(&town_scope, &actor_of(town_op, "town.op"), m.id, &f).await.unwrap();
+        let f = Filing {
+            filing_no: "淮网备〔2026〕3号".into(),
+            filed_to: "淮安市".into(),
+            note: None,
+            filed_by: String::new(),
+            filed_at: 0,
+        };
+        let m = s
+            .change_file(&town_scope, &actor_of(town_op, "town.op"), m.id, &f)
+            .await
+            .unwrap();
         assert_eq!(m.filing.as_ref().unwrap().filed_by, "town.op", "{n}");
-        let listed = s.change_list(&village_scope, Some("320831001001002"), None).await.unwrap();
-        assert_eq!(listed.len(), 2, "{n}: the split made it, the merge retired it");
-        let outside = Scope::Subtrees(vec![s.unit_get(&Scope::All, "320831100").await.unwrap().0.path]);
-        assert!(s.change_list(&outside, None, None).await.unwrap().is_empty(), "{n}");
+        let listed = s
+            .change_list(&village_scope, Some("320831001001002"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.len(),
+            2,
+            "{n}: the split made it, the merge retired it"
+        );
+        let outside = Scope::Subtrees(vec![
+            s.unit_get(&Scope::All, "320831100").await.unwrap().0.path,
+        ]);
+        assert!(
+            s.change_list(&outside, None, None)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{n}"
+        );
         verify_chain(s).await;
     }
 }
@@ -1207,24 +1436,79 @@ async fn team_assignments_drive_grants() {
         let grid = s.unit_get(&Scope::All, "320831001001001").await.unwrap().0;
         let grid_scope = Scope::Subtrees(vec![grid.path.clone()]);
         let add = NewAssignment {
-            user_id: worker, role: "grid_worker_full".into(), grant_role: Role::GridWorkerFull,
-            duty: Some("巡查".into()), start_date: "2026-01-01".into(), exception_reason: None,
+            user_id: worker,
+            role: "grid_worker_full".into(),
+            grant_role: Role::GridWorkerFull,
+            duty: Some("巡查".into()),
+            start_date: "2026-01-01".into(),
+            exception_reason: None,
         };
         // the grid itself cannot staff itself: the level above does
-        assert_eq!(code_of(s.team_add(&grid_scope, &admin(), "320831001001001", &add, "2026-01-01").await.unwrap_err()), "forbidden", "{n}");
-        let a = s.team_add(&village_scope, &admin(), "320831001001001", &add, "2026-01-01").await.unwrap();
+        assert_eq!(
+            code_of(
+                s.team_add(&grid_scope, &admin(), "320831001001001", &add, "2026-01-01")
+                    .await
+                    .unwrap_err()
+            ),
+            "forbidden",
+            "{n}"
+        );
+        let a = s
+            .team_add(
+                &village_scope,
+                &admin(),
+                "320831001001001",
+                &add,
+                "2026-01-01",
+            )
+            .await
+            .unwrap();
         assert!(a.active, "{n}");
         let grants = s.grants_of(worker).await.unwrap();
         assert_eq!(grants.len(), 1, "{n}");
         assert_eq!(grants[0].role, Role::GridWorkerFull, "{n}");
-        assert_eq!(grants[0].unit_code.as_deref(), Some("320831001001001"), "{n}");
-        assert_eq!(code_of(s.team_add(&village_scope, &admin(), "320831001001001", &add, "2026-01-01").await.unwrap_err()), "assignment_exists", "{n}");
+        assert_eq!(
+            grants[0].unit_code.as_deref(),
+            Some("320831001001001"),
+            "{n}"
+        );
+        assert_eq!(
+            code_of(
+                s.team_add(
+                    &village_scope,
+                    &admin(),
+                    "320831001001001",
+                    &add,
+                    "2026-01-01"
+                )
+                .await
+                .unwrap_err()
+            ),
+            "assignment_exists",
+            "{n}"
+        );
 
         // a second role elsewhere; ending one keeps the other's grant
-        let instr = NewAssignment { role: "grid_instructor".into(), grant_role: Role::GridInstructor, ..add.clone() };
-        let b = s.team_add(&Scope::All, &admin(), "320831001001001", &instr, "2026-01-01").await.unwrap();
+        let instr = NewAssignment {
+            role: "grid_instructor".into(),
+            grant_role: Role::GridInstructor,
+            ..add.clone()
+        };
+        let b = s
+            .team_add(
+                &Scope::All,
+                &admin(),
+                "320831001001001",
+                &instr,
+                "2026-01-01",
+            )
+            .await
+            .unwrap();
         assert_eq!(s.grants_of(worker).await.unwrap().len(), 2, "{n}");
-        let ended = s.team_end(&village_scope, &admin(), a.id, "2026-01-31", "2026-01-15").await.unwrap();
+        let ended = s
+            .team_end(&village_scope, &admin(), a.id, "2026-01-31", "2026-01-15")
+            .await
+            .unwrap();
         assert!(ended.active, "{n}: still running until its last day");
         assert_eq!(s.grants_of(worker).await.unwrap().len(), 2, "{n}");
         // the day after, the scheduled sync removes it
@@ -1232,24 +1516,64 @@ async fn team_assignments_drive_grants() {
         let left = s.grants_of(worker).await.unwrap();
         assert_eq!(left.len(), 1, "{n}");
         assert_eq!(left[0].role, Role::GridInstructor, "{n}");
-        assert_eq!(code_of(s.team_end(&village_scope, &admin(), b.id, "2025-12-31", "2026-02-01").await.unwrap_err()), "validation_failed", "{n}");
+        assert_eq!(
+            code_of(
+                s.team_end(&village_scope, &admin(), b.id, "2025-12-31", "2026-02-01")
+                    .await
+                    .unwrap_err()
+            ),
+            "validation_failed",
+            "{n}"
+        );
 
         // history is kept; teams_under lists the running ones per grid
-        let all = s.team_list(&Scope::All, "320831001001001", true, "2026-02-01").await.unwrap();
+        let all = s
+            .team_list(&Scope::All, "320831001001001", true, "2026-02-01")
+            .await
+            .unwrap();
         assert_eq!(all.len(), 2, "{n}");
-        let running = s.team_list(&Scope::All, "320831001001001", false, "2026-02-01").await.unwrap();
+        let running = s
+            .team_list(&Scope::All, "320831001001001", false, "2026-02-01")
+            .await
+            .unwrap();
         assert_eq!(running.len(), 1, "{n}");
-        let under = s.teams_under(&village_scope, "320831001001", &["grid".into()], "2026-02-01").await.unwrap();
+        let under = s
+            .teams_under(
+                &village_scope,
+                "320831001001",
+                &["grid".into()],
+                "2026-02-01",
+            )
+            .await
+            .unwrap();
         assert_eq!(under.len(), 1, "{n}");
         assert_eq!(under[0].1.len(), 1, "{n}");
         assert_eq!(under[0].1[0].phone.as_deref(), Some("13800001111"), "{n}");
 
         // photos
-        assert_eq!(code_of(s.user_photo_get(worker).await.unwrap_err()), "not_found:photo", "{n}");
-        s.user_photo_set(&admin(), worker, "image/png", b"\x89PNG\r\n\x1a\nrest").await.unwrap();
-        s.user_photo_set(&admin(), worker, "image/jpeg", &[0xFF, 0xD8, 0xFF, 1]).await.unwrap();
-        assert_eq!(s.user_photo_get(worker).await.unwrap(), ("image/jpeg".to_string(), vec![0xFF, 0xD8, 0xFF, 1]), "{n}");
-        assert!(s.team_list(&Scope::All, "320831001001001", false, "2026-02-01").await.unwrap()[0].has_photo, "{n}");
+        assert_eq!(
+            code_of(s.user_photo_get(worker).await.unwrap_err()),
+            "not_found:photo",
+            "{n}"
+        );
+        s.user_photo_set(&admin(), worker, "image/png", b"\x89PNG\r\n\x1a\nrest")
+            .await
+            .unwrap();
+        s.user_photo_set(&admin(), worker, "image/jpeg", &[0xFF, 0xD8, 0xFF, 1])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.user_photo_get(worker).await.unwrap(),
+            ("image/jpeg".to_string(), vec![0xFF, 0xD8, 0xFF, 1]),
+            "{n}"
+        );
+        assert!(
+            s.team_list(&Scope::All, "320831001001001", false, "2026-02-01")
+                .await
+                .unwrap()[0]
+                .has_photo,
+            "{n}"
+        );
         verify_chain(s).await;
     }
 }

@@ -90,6 +90,15 @@ impl Levels {
         self.get(key).is_ok_and(|l| l.grid)
     }
 
+    /// The keys of the grid levels, top first.
+    pub fn grid_keys(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|l| l.grid)
+            .map(|l| l.key.clone())
+            .collect()
+    }
+
     /// A grid level directly below another grid level (micro-grids).
     pub fn is_micro(&self, key: &str) -> bool {
         match self.index_of(key) {

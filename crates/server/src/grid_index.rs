@@ -32,15 +32,6 @@ impl Default for GridIndex {
     }
 }
 
-fn grid_levels(levels: &Levels) -> Vec<String> {
-    levels
-        .all()
-        .iter()
-        .filter(|l| l.grid)
-        .map(|l| l.key.clone())
-        .collect()
-}
-
 fn entry(levels: &Levels, r: IndexRow) -> Option<Entry> {
     let value: serde_json::Value = serde_json::from_str(&r.geometry).ok()?;
     let geometry = geometry_from_geojson(&value)?;

@@ -84,7 +84,7 @@ impl GridIndex {
             }
         }
         let rows = store
-            .boundaries_for_index(&grid_levels(levels), codes)
+            .boundaries_for_index(&levels.grid_keys(), codes)
             .await?;
         let levels = levels.clone();
         let codes: Option<Vec<String>> = codes.map(<[String]>::to_vec);

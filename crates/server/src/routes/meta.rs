@@ -70,11 +70,7 @@ pub async fn meta(State(st): State<AppState>) -> Json<Meta> {
     let levels = st.config.levels.all().to_vec();
     let grids = &st.config.grids;
     Json(Meta {
-        grid_levels: levels
-            .iter()
-            .filter(|l| l.grid)
-            .map(|l| l.key.clone())
-            .collect(),
+        grid_levels: st.config.levels.grid_keys(),
         levels,
         roles,
         password_policy: st.config.password_policy,

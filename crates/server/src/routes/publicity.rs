@@ -127,14 +127,7 @@ pub async fn cards(
     Path(code): Path<String>,
 ) -> ApiResult<axum::Json<Items<Board>>> {
     let scope = caller.require(TerritoryRead)?;
-    let grid_levels: Vec<String> = st
-        .config
-        .levels
-        .all()
-        .iter()
-        .filter(|l| l.grid)
-        .map(|l| l.key.clone())
-        .collect();
+    let grid_levels = st.config.levels.grid_keys();
     let teams = st
         .store
         .teams_under(&scope, &code, &grid_levels, &st.today())

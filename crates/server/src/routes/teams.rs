@@ -225,12 +225,7 @@ pub async fn report(
 ) -> ApiResult<axum::Json<TeamReport>> {
     let scope = caller.require(TerritoryRead)?;
     let levels = &st.config.levels;
-    let grid_levels: Vec<String> = levels
-        .all()
-        .iter()
-        .filter(|l| l.grid)
-        .map(|l| l.key.clone())
-        .collect();
+    let grid_levels = levels.grid_keys();
     let teams = st
         .store
         .teams_under(&scope, &q.unit, &grid_levels, &st.today())

@@ -279,3 +279,36 @@ export async function pageFetch(page, path, init = {}) {
     [path, init],
   )
 }
+
+/**
+ * Signs in through the API from Node (no browser) for test setup: returns `call(method, path, body)`
+ * that sends the session cookie and the CSRF token and resolves to `{ status, body }`.
+ */
+export async function apiSession(base, username, password) {
+  const r = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${await r.text()}`)
+  const { csrf_token: csrf } = await r.json()
+  const cookie = r.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+  return async function call(method, path, body) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrf, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    let parsed = text
+    try {
+      parsed = text ? JSON.parse(text) : null
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed }
+  }
+}

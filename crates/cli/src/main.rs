@@ -75,6 +75,23 @@ enum ImportWhat {
         #[arg(long, env = "WANGGE_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Boundaries from a GeoJSON FeatureCollection (.geojson/.json) or a zipped Shapefile (.zip),
+    /// matched to units by a code attribute, all or nothing, with topology checks.
+    Boundaries {
+        file: PathBuf,
+        /// The attribute holding the unit code.
+        #[arg(long, default_value = "code")]
+        code_field: String,
+        /// Coordinate system of the file: wgs84 (also CGCS2000), gcj02 or bd09.
+        #[arg(long, default_value = "wgs84")]
+        crs: String,
+        /// Store even if there are overlaps, gaps or parts outside the parent.
+        #[arg(long)]
+        accept_warnings: bool,
+        /// Where to write the topology report (JSON) when there are problems.
+        #[arg(long, default_value = "boundary-report.json")]
+        report: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +168,28 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             what: ImportWhat::Units { file, report, .. },
         } => {
             return setup::import_units(&env.state, &file, &report).await;
+        }
+        Command::Import {
+            what:
+                ImportWhat::Boundaries {
+                    file,
+                    code_field,
+                    crs,
+                    accept_warnings,
+                    report,
+                },
+        } => {
+            let options = wangge_server::ImportOptions {
+                shapefile: file
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("zip")),
+                code_field: Some(code_field),
+                crs: crs
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--crs must be wgs84, gcj02 or bd09"))?,
+                accept_warnings,
+            };
+            return setup::import_boundaries(&env.state, &file, options, &report).await;
         }
         Command::Check => return setup::check(&env.state).await,
         Command::User {

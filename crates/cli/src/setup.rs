@@ -177,6 +177,54 @@ pub async fn import_units(
 }
 
 /// The same import through a server's API, with the caller's token and scope.
+/// Imports a boundary file into the local database; exit code 2 and a report when refused.
+pub async fn import_boundaries(
+    state: &AppState,
+    file: &Path,
+    options: wangge_server::ImportOptions,
+    report: &Path,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let actor = Actor::system("cli");
+    match wangge_server::import_boundaries(state, &actor, &Scope::All, bytes, options).await {
+        Ok(done) => {
+            println!("Imported the boundaries of {} units.", done.imported);
+            if done.report["warnings"].as_u64().unwrap_or(0) > 0 {
+                write_report(report, &done.report)?;
+                println!("Warnings accepted; they are listed in {}", report.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.code == "boundary_import_rejected" || e.code == "topology_warnings" => {
+            eprintln!("Nothing was imported ({}). The first problems:", e.code);
+            for p in e.details["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(10)
+            {
+                eprintln!(
+                    "  {}: {}",
+                    p["severity"].as_str().unwrap_or(""),
+                    p["message"].as_str().unwrap_or("")
+                );
+            }
+            if e.code == "topology_warnings" {
+                eprintln!("Check them, then import again with --accept-warnings to store anyway.");
+            }
+            write_report(report, &e.details)?;
+            eprintln!("The full report is in {}", report.display());
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => bail!("{}: {}", e.code, e.message.unwrap_or_default()),
+    }
+}
+
+fn write_report(path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
 pub async fn import_units_remote(
     remote: &crate::remote::Remote,
     file: &Path,

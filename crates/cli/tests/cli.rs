@@ -211,3 +211,76 @@ async fn remote_import_through_a_running_server() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+#[test]
+fn boundary_import_from_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let units = tmp.path().join("units.csv");
+    std::fs::write(&units, "code,name,parent_code,level\n32,江苏省,,province\n3208,淮安市,32,city\n320831,金湖县,3208,county\n320831001,黎城街道,320831,town\n320831100,银涂镇,320831,town\n").unwrap();
+    assert!(
+        wangge(&dir, &["import", "units", units.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let square = |w: f64, e: f64| serde_json::json!({"type": "Polygon", "coordinates": [[[w, 33.0], [e, 33.0], [e, 33.1], [w, 33.1], [w, 33.0]]]});
+    let file = |features: Vec<(&str, serde_json::Value)>| {
+        let f: Vec<_> = features.into_iter().map(|(c, g)| serde_json::json!({"type": "Feature", "properties": {"编码": c}, "geometry": g})).collect();
+        serde_json::json!({"type": "FeatureCollection", "features": f}).to_string()
+    };
+    let path = tmp.path().join("b.geojson");
+    let report = tmp.path().join("r.json");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "boundaries",
+            path.to_str().unwrap(),
+            "--code-field",
+            "编码",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        wangge(&dir, &args)
+    };
+    // an unknown code refuses the whole file, with the report written
+    std::fs::write(
+        &path,
+        file(vec![
+            ("320831001", square(119.0, 119.1)),
+            ("320831999", square(119.1, 119.2)),
+        ]),
+    )
+    .unwrap();
+    let o = import(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("feature #2 (code 320831999)"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("unknown_code")
+    );
+    // overlapping towns are a warning to accept
+    std::fs::write(
+        &path,
+        file(vec![
+            ("320831001", square(119.0, 119.1)),
+            ("320831100", square(119.05, 119.2)),
+        ]),
+    )
+    .unwrap();
+    let o = import(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("topology_warnings"), "{}", text(&o));
+    let o = import(&["--accept-warnings"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Imported the boundaries of 2 units"),
+        "{}",
+        text(&o)
+    );
+}

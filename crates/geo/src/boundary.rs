@@ -74,10 +74,11 @@ impl Problem {
 }
 
 /// "feature #3 (code 320831001001002)", "feature #3", "unit 320831001001002" or "the geometry".
+/// Features are numbered from 1 for people (`feature_index` stays 0-based).
 pub(crate) fn subject(index: Option<usize>, code: Option<&str>) -> String {
     match (index, code) {
-        (Some(i), Some(c)) => format!("feature #{i} (code {c})"),
-        (Some(i), None) => format!("feature #{i}"),
+        (Some(i), Some(c)) => format!("feature #{} (code {c})", i + 1),
+        (Some(i), None) => format!("feature #{}", i + 1),
         (None, Some(c)) => format!("unit {c}"),
         (None, None) => "the geometry".to_owned(),
     }
@@ -151,7 +152,7 @@ pub fn parse_feature_collection(
                         "duplicate_code",
                         Some(index),
                         Some(c),
-                        &format!("code {c} is already used by feature #{first}"),
+                        &format!("code {c} is already used by feature #{}", first + 1),
                     ));
                 } else {
                     seen.insert(c.clone(), index);
@@ -685,7 +686,7 @@ mod tests {
         );
         assert_eq!(
             p[0].message,
-            "feature #0 (code 1): ring 0 is not closed (its last position differs from the first)"
+            "feature #1 (code 1): ring 0 is not closed (its last position differs from the first)"
         );
         assert_eq!(p[0].location, Some([119.0, 33.0]));
         let loc = p[1].location.unwrap();

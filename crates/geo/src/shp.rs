@@ -538,10 +538,11 @@ pub fn write_zip(
         let mut table = table.build_with_dest(&mut dbf);
         let mut shapes = ShapeWriter::with_shx(&mut shp, &mut shx);
         for (i, (attrs, g)) in features.iter().enumerate() {
-            let shape = to_shape(g).ok_or_else(|| format!("feature #{i} has an empty geometry"))?;
+            let shape =
+                to_shape(g).ok_or_else(|| format!("feature #{} has an empty geometry", i + 1))?;
             shapes
                 .write_shape(&shape)
-                .map_err(|e| format!("feature #{i}: {e}"))?;
+                .map_err(|e| format!("feature #{}: {e}", i + 1))?;
             let mut record = Record::default();
             for (k, name) in keys.iter().zip(&names) {
                 let value = attrs
@@ -555,7 +556,7 @@ pub fn write_zip(
             }
             table
                 .write_record(&record)
-                .map_err(|e| format!("feature #{i}: {e}"))?;
+                .map_err(|e| format!("feature #{}: {e}", i + 1))?;
         }
         shapes.finalize().map_err(|e| e.to_string())?;
         table.finalize().map_err(|e| e.to_string())?;

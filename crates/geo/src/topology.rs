@@ -9,8 +9,7 @@
 
 use crate::boundary::{Problem, Severity, geometry_to_geojson};
 use geo::{
-    BooleanOps, BoundingRect, Coord, GeodesicArea, InteriorPoint, LineString, MultiPolygon,
-    Polygon, unary_union,
+    BooleanOps, BoundingRect, Coord, GeodesicArea, InteriorPoint, LineString, MultiPolygon, Polygon,
 };
 use rstar::{AABB, RTree, RTreeObject};
 use serde::{Deserialize, Serialize};
@@ -189,9 +188,22 @@ pub fn check_inside(
     })
 }
 
-/// Union of all parts.
+/// Union of all parts, whatever their winding. (geo's `unary_union` adds up windings, so a part
+/// drawn clockwise inside a counter-clockwise one turns into a hole.) Pairwise rounds keep it at
+/// log2(n) levels.
 pub fn union_all(parts: &[&MultiPolygon<f64>]) -> MultiPolygon<f64> {
-    unary_union(parts.iter().copied())
+    let mut level: Vec<MultiPolygon<f64>> = parts.iter().map(|p| (*p).clone()).collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => a.union(b),
+                [a] => a.clone(),
+                _ => MultiPolygon::new(vec![]),
+            })
+            .collect();
+    }
+    level.pop().unwrap_or_else(|| MultiPolygon::new(vec![]))
 }
 
 /// `a` minus `b`.
@@ -260,6 +272,30 @@ mod tests {
         // Clockwise outer ring, counter-clockwise hole: same area.
         donut.0[0].exterior_mut(|r| r.0.reverse());
         assert!((area_m2(&donut) / 9_900.0 - 1.0).abs() < 0.005);
+    }
+
+    #[test]
+    fn overlapping_children_leave_no_gap() {
+        // The parent is covered; the children overlap by 100 m × 500 m. Only the overlap is found.
+        let parent = rect_m(0.0, 0.0, 1000.0, 500.0);
+        let a = rect_m(0.0, 0.0, 600.0, 500.0);
+        let b = rect_m(500.0, 0.0, 1000.0, 500.0);
+        let u = union_all(&[&a, &b]);
+        assert!((area_m2(&u) / area_m2(&parent) - 1.0).abs() < 1e-6);
+        let cover = check_cover("p", &parent, &[("a", &a), ("b", &b)], &Tolerance::default());
+        assert!(cover.is_empty(), "{:?}", kinds(&cover));
+        // A child drawn clockwise inside another (as a map widget may draw it) is still covered.
+        let mut inner = rect_m(200.0, 100.0, 300.0, 200.0);
+        inner.0[0].exterior_mut(|r| r.0.reverse());
+        let three = union_all(&[&a, &b, &inner]);
+        assert!((area_m2(&three) / area_m2(&parent) - 1.0).abs() < 1e-6);
+        let cover = check_cover(
+            "p",
+            &parent,
+            &[("a", &a), ("b", &b), ("i", &inner)],
+            &Tolerance::default(),
+        );
+        assert!(cover.is_empty(), "{:?}", kinds(&cover));
     }
 
     #[test]

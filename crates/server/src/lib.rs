@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
+pub use routes::{ImportOptions, Imported, import_boundaries};
 pub use state::AppState;
 use tower_http::set_header::SetResponseHeaderLayer;
 

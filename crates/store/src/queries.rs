@@ -16,7 +16,8 @@ pub(crate) const UNIT_SELECT: &str = "SELECT u.id, u.code, u.name, u.level, p.co
     FROM units u LEFT JOIN units p ON p.id = u.parent_id";
 
 pub(crate) const USER_SELECT: &str = "SELECT id, username, display_name, phone, disabled, created_at, \
-    birth_date, education, certificate_no FROM users";
+    birth_date, education, certificate_no, \
+    EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = users.id) AS has_photo FROM users";
 
 /// Business lines are stored as a JSON array of keys.
 pub(crate) fn lines_from_json(text: Option<String>) -> Vec<String> {
@@ -167,6 +168,7 @@ macro_rules! impl_store {
                 birth_date: r.try_get("birth_date")?,
                 education: r.try_get("education")?,
                 certificate_no: r.try_get("certificate_no")?,
+                has_photo: r.try_get("has_photo")?,
             })
         }
 
@@ -823,7 +825,9 @@ macro_rules! impl_store {
             }
 
             async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-                let sql = format!("SELECT id, username, display_name, phone, disabled, created_at, birth_date, education, certificate_no, password_hash FROM users WHERE username = $1");
+                let sql = format!("SELECT id, username, display_name, phone, disabled, created_at, birth_date, education, certificate_no, \
+                     EXISTS (SELECT 1 FROM user_photos ph WHERE ph.user_id = users.id) AS has_photo, \
+                     password_hash FROM users WHERE username = $1");
                 let r = sqlx::query(AssertSqlSafe(sql))
                     .bind(username.to_lowercase())
                     .fetch_optional(&self.pool)

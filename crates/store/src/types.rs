@@ -104,6 +104,7 @@ pub struct User {
     pub birth_date: Option<String>,
     pub education: Option<String>,
     pub certificate_no: Option<String>,
+    pub has_photo: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

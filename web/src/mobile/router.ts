@@ -13,6 +13,8 @@ export const router = createRouter({
   history: createWebHistory('/m/'),
   routes: [
     { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
+    // a grid's public page, opened from its QR code (no login)
+    { path: '/grid/:code', name: 'grid', component: () => import('./pages/GridPage.vue'), meta: { public: true } },
     {
       path: '/',
       component: () => import('./TabLayout.vue'),

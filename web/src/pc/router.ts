@@ -19,6 +19,9 @@ export const router = createRouter({
       children: [
         { path: '', redirect: { name: 'territory' } },
         { path: 'territory', name: 'territory', component: () => import('./pages/TerritoryPage.vue') },
+        { path: 'map', name: 'map', component: () => import('./pages/GridMapPage.vue') },
+        { path: 'grid-changes', name: 'grid-changes', component: () => import('./pages/GridChangesPage.vue') },
+        { path: 'team-report', name: 'team-report', component: () => import('./pages/TeamReportPage.vue') },
         {
           path: 'users',
           name: 'users',
@@ -34,6 +37,9 @@ export const router = createRouter({
         },
       ],
     },
+    // printable pages, without the app's header and menu
+    { path: '/board/:code', name: 'board', component: () => import('./pages/BoardPage.vue') },
+    { path: '/cards/:code', name: 'cards', component: () => import('./pages/ContactCardsPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: { name: 'territory' } },
   ],
 })

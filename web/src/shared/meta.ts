@@ -1,7 +1,7 @@
 import { ref } from 'vue'
 import { api } from './api'
 import { isZh, pick, t } from './i18n'
-import type { Level, Meta, Role } from './types'
+import type { ChainUnit, CodedWarning, Level, Meta, NamedKey, Role } from './types'
 
 export const meta = ref<Meta | null>(null)
 
@@ -46,6 +46,76 @@ export function roleName(key: string): string {
   return r ? pick(r.name_zh, r.name_en) : key
 }
 
+function nameOf(list: NamedKey[] | undefined, key: string | null | undefined): string {
+  if (!key) return ''
+  const e = list?.find((x) => x.key === key)
+  return e ? pick(e.name_zh, e.name_en) : key
+}
+
+export function gridKinds(): NamedKey[] {
+  return meta.value?.grid_kinds ?? []
+}
+
+export function businessLines(): NamedKey[] {
+  return meta.value?.business_lines ?? []
+}
+
+export function teamRoles(): NamedKey[] {
+  return meta.value?.team_roles ?? []
+}
+
+export function educations(): NamedKey[] {
+  return meta.value?.educations ?? []
+}
+
+/** The area types (`urban`, `rural`, `industrial`), as keys with names. */
+export function areaTypes(): NamedKey[] {
+  return (meta.value?.area_types ?? []).map((a) =>
+    typeof a === 'string' ? { key: a, name_zh: t(`areaTypes.${a}`), name_en: t(`areaTypes.${a}`) } : a,
+  )
+}
+
+export function businessLineName(key: string): string {
+  return nameOf(businessLines(), key)
+}
+
+export function teamRoleName(key: string): string {
+  const r = teamRoles().find((x) => x.key === key)
+  return r ? pick(r.name_zh, r.name_en) : roleName(key)
+}
+
+export function educationName(key: string | null | undefined): string {
+  return nameOf(educations(), key)
+}
+
+export function areaTypeName(key: string | null | undefined): string {
+  return nameOf(areaTypes(), key)
+}
+
+/** Levels whose units are grids (grid, micro-grid): drawn, changed and staffed as grids. */
+export function isGridLevel(level: string | null | undefined): boolean {
+  return !!level && (meta.value?.grid_levels ?? []).includes(level)
+}
+
+/** The level right below `level` in the configured order, if any. */
+export function childLevel(level: string | null | undefined): string | null {
+  const i = level ? levelIndex(level) : -1
+  if (i < 0) return null
+  return levels()[i + 1]?.key ?? null
+}
+
+/** A chain of units ordered from the top level down (whatever order the server sent). */
+export function topFirst(chain: ChainUnit[]): ChainUnit[] {
+  return [...chain].sort((a, b) => levelIndex(a.level) - levelIndex(b.level))
+}
+
+/** A sizing or team warning, by its code, with the server's text as the fallback. */
+export function warningText(w: CodedWarning): string {
+  const key = `warnings.${w.code}`
+  const s = t(key)
+  return s === key ? pick(w.message_zh, w.message) : s
+}
+
 export const KNOWN_KINDS = [
   'province',
   'city',
@@ -62,8 +132,10 @@ export const KNOWN_KINDS = [
   'enterprise',
 ] as const
 
+/** A unit's kind: the grid kinds of /api/v1/meta, then the administrative kinds. */
 export function kindName(kind: string | null | undefined): string {
   if (!kind) return ''
+  if (gridKinds().some((k) => k.key === kind)) return nameOf(gridKinds(), kind)
   return (KNOWN_KINDS as readonly string[]).includes(kind) ? t(`kinds.${kind}`) : kind
 }
 

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use wangge_domain::audit::Actor;
 use wangge_domain::clock::is_valid_date;
 use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
 use wangge_domain::roles::Scope;
@@ -124,7 +125,7 @@ pub struct Drawn {
 /// A drawn geometry in WGS-84, or the 422 report of why it is invalid.
 pub async fn drawn_geometry(
     st: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     value: &serde_json::Value,
     crs: Option<&str>,
     code: &str,
@@ -136,7 +137,7 @@ pub async fn drawn_geometry(
             for p in &mut problems {
                 p.code.get_or_insert_with(|| code.to_string());
             }
-            let report = topology_report::save(st, Some(caller.user.id), &problems).await?;
+            let report = topology_report::save(st, actor.user_id, &problems).await?;
             Err(ApiError::new("topology_invalid").details(report))
         }
     }
@@ -146,7 +147,7 @@ pub async fn drawn_geometry(
 /// with `error_code`; unaccepted warnings with `topology_warnings`.
 pub async fn store_edits(
     st: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     scope: &Scope,
     edits: Vec<Edit>,
     accept_warnings: bool,
@@ -154,16 +155,16 @@ pub async fn store_edits(
     error_code: &'static str,
 ) -> ApiResult<serde_json::Value> {
     let problems = topology_report::check_edits(st, &edits).await?;
-    let report = topology_report::save(st, Some(caller.user.id), &problems).await?;
+    let report = topology_report::save(st, actor.user_id, &problems).await?;
     topology_report::decide(&report, error_code, accept_warnings)?;
-    write_edits(st, caller, scope, edits, source).await?;
+    write_edits(st, actor, scope, edits, source).await?;
     Ok(report)
 }
 
 /// Stores checked edits as new boundary versions from today and refreshes the index.
 pub async fn write_edits(
     st: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     scope: &Scope,
     edits: Vec<Edit>,
     source: &str,
@@ -177,7 +178,7 @@ pub async fn write_edits(
         })
         .collect();
     st.store
-        .boundaries_set(scope, &caller.actor(), &items, &st.today(), source)
+        .boundaries_set(scope, actor, &items, &st.today(), source)
         .await?;
     let codes: Vec<String> = edits.into_iter().map(|e| e.code).collect();
     st.grids_changed(&codes).await?;
@@ -202,7 +203,14 @@ pub async fn put_boundary(
     if st.config.levels.is_grid(&unit.level) && unit.has_boundary {
         return Err(ApiError::new("boundary_change_required"));
     }
-    let geometry = drawn_geometry(&st, &caller, &req.geometry, req.crs.as_deref(), &code).await?;
+    let geometry = drawn_geometry(
+        &st,
+        &caller.actor(),
+        &req.geometry,
+        req.crs.as_deref(),
+        &code,
+    )
+    .await?;
     let edit = Edit {
         code: code.clone(),
         parent_code: unit.parent_code.clone(),
@@ -211,7 +219,7 @@ pub async fn put_boundary(
     };
     let report = store_edits(
         &st,
-        &caller,
+        &caller.actor(),
         &scope,
         vec![edit],
         req.accept_warnings,
@@ -305,10 +313,10 @@ pub struct ImportQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct Imported {
-    imported: usize,
-    report_id: Option<String>,
+    pub imported: usize,
+    pub report_id: Option<String>,
     #[schema(value_type = Object)]
-    report: serde_json::Value,
+    pub report: serde_json::Value,
 }
 
 /// Checks that every feature names a unit that may take this boundary.
@@ -363,11 +371,6 @@ pub async fn import(
         t => ApiError::new("bad_parameter").msg(t),
     })?;
     let scope = caller.require(TerritoryWrite)?;
-    let crs = parse_crs(q.crs.as_deref())?;
-    let code_field = q
-        .code_field
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "code".into());
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -385,6 +388,36 @@ pub async fn import(
                 .msg("send application/geo+json, application/json or application/zip"));
         }
     };
+    let options = ImportOptions {
+        shapefile,
+        code_field: q.code_field.filter(|c| !c.is_empty()),
+        crs: parse_crs(q.crs.as_deref())?,
+        accept_warnings: q.accept_warnings,
+    };
+    let done = import_file(&st, &caller.actor(), &scope, body.to_vec(), options).await?;
+    Ok(axum::Json(done))
+}
+
+/// How to read a boundary file.
+pub struct ImportOptions {
+    /// A zipped Shapefile; otherwise GeoJSON.
+    pub shapefile: bool,
+    /// The attribute holding the unit code; `code` when `None`.
+    pub code_field: Option<String>,
+    pub crs: Crs,
+    pub accept_warnings: bool,
+}
+
+/// Reads, checks and stores a boundary file, all or nothing (the API and the CLI).
+pub async fn import_file(
+    st: &AppState,
+    actor: &Actor,
+    scope: &Scope,
+    body: Vec<u8>,
+    o: ImportOptions,
+) -> ApiResult<Imported> {
+    let code_field = o.code_field.unwrap_or_else(|| "code".into());
+    let (shapefile, crs) = (o.shapefile, o.crs);
     let parsed = tokio::task::spawn_blocking(move || {
         if shapefile {
             wangge_geo::shp::read_zip(&body, &code_field, crs)
@@ -398,31 +431,31 @@ pub async fn import(
     let features = match parsed {
         Ok(f) => f,
         Err(problems) => {
-            let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
+            let report = topology_report::save(st, actor.user_id, &problems).await?;
             return Err(ApiError::new("boundary_import_rejected").details(report));
         }
     };
-    let (edits, refused) = resolve_units(&st, &scope, &features).await?;
+    let (edits, refused) = resolve_units(st, scope, &features).await?;
     if !refused.is_empty() {
-        let report = topology_report::save(&st, Some(caller.user.id), &refused).await?;
+        let report = topology_report::save(st, actor.user_id, &refused).await?;
         return Err(ApiError::new("boundary_import_rejected").details(report));
     }
     let n = edits.len();
     let report = store_edits(
-        &st,
-        &caller,
-        &scope,
+        st,
+        actor,
+        scope,
         edits,
-        q.accept_warnings,
+        o.accept_warnings,
         "import",
         "boundary_import_rejected",
     )
     .await?;
-    Ok(axum::Json(Imported {
+    Ok(Imported {
         imported: n,
         report_id: report["id"].as_str().map(str::to_string),
         report,
-    }))
+    })
 }
 
 #[derive(Deserialize, IntoParams)]

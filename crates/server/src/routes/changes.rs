@@ -103,7 +103,9 @@ pub async fn propose(
     let mut geoms: Vec<MultiPolygon<f64>> = Vec::new();
     for p in &req.parts {
         if let Some(g) = &p.geometry {
-            geoms.push(drawn_geometry(&st, &caller, g, req.crs.as_deref(), &first.code).await?);
+            geoms.push(
+                drawn_geometry(&st, &caller.actor(), g, req.crs.as_deref(), &first.code).await?,
+            );
         }
     }
     let mut extra = Vec::new();

@@ -13,6 +13,7 @@ mod tokens;
 mod units;
 pub(crate) mod users;
 
+pub use boundaries::{ImportOptions, Imported, import_file as import_boundaries};
 pub use changes::apply as apply_change;
 
 use crate::auth::client_ip;

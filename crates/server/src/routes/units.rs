@@ -229,7 +229,7 @@ pub async fn create(
     };
     // Check the drawn boundary before anything is written.
     let geometry = match &req.geometry {
-        Some(g) => Some(drawn_geometry(&st, &caller, g, req.crs.as_deref(), &code).await?),
+        Some(g) => Some(drawn_geometry(&st, &caller.actor(), g, req.crs.as_deref(), &code).await?),
         None => None,
     };
     let new = NewUnit {
@@ -264,7 +264,7 @@ pub async fn create(
                 feature_index: None,
                 geometry: g,
             };
-            write_edits(&st, &caller, &scope, vec![edit], "drawn").await?;
+            write_edits(&st, &caller.actor(), &scope, vec![edit], "drawn").await?;
             st.store.unit_get(&scope, &code).await?.0
         }
         None => u,

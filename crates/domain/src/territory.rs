@@ -252,6 +252,12 @@ pub mod path {
         s.push('0');
         s
     }
+    /// The parent's path (`/1/7/` for `/1/7/42/`); `None` for a root.
+    pub fn parent(path: &str) -> Option<&str> {
+        let trimmed = path.strip_suffix('/')?;
+        let cut = trimmed.rfind('/')? + 1;
+        (cut > 1).then(|| &path[..cut])
+    }
     /// Ancestor ids (excluding the unit itself), top first.
     pub fn ancestor_ids(path: &str) -> Vec<i64> {
         let ids: Vec<i64> = path.split('/').filter_map(|p| p.parse().ok()).collect();
@@ -302,6 +308,14 @@ mod tests {
             l.check_placement("1", "hamlet", None).unwrap_err().code(),
             "unknown_level"
         );
+    }
+
+    #[test]
+    fn parent_paths() {
+        assert_eq!(path::parent("/1/7/42/"), Some("/1/7/"));
+        assert_eq!(path::parent("/1/7/"), Some("/1/"));
+        assert_eq!(path::parent("/1/"), None);
+        assert_eq!(path::parent(""), None);
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub(crate) fn is_active(start: &str, end: Option<&str>, today: &str) -> bool {
     start <= today && end.is_none_or(|e| e >= today)
 }
 
+/// A change whose grids or parts do not fit (`change_invalid`).
+pub(crate) fn change_invalid(reason: impl Into<String>) -> crate::StoreError {
+    crate::StoreError::Domain(wangge_domain::DomainError::ChangeInvalid(reason.into()))
+}
+
 pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> crate::StoreResult<String> {
     serde_json::to_string(v).map_err(|e| crate::StoreError::Database(e.to_string()))
 }
@@ -48,7 +53,7 @@ pub(crate) fn json_parse<T: serde::de::DeserializeOwned>(t: &str) -> crate::Stor
 macro_rules! impl_grid_store {
     ($store:ident, $db:ty) => {
         use $crate::grid_queries::{
-            ASSIGNMENT_SELECT, BOUNDARY_SELECT, CHANGE_SELECT, is_active, json_parse, json_text,
+            ASSIGNMENT_SELECT, BOUNDARY_SELECT, CHANGE_SELECT, change_invalid, is_active, json_parse, json_text,
             unit_valid_on, valid_on,
         };
         use $crate::grid_store::{GridStore, parts_json};
@@ -145,18 +150,13 @@ macro_rules! impl_grid_store {
         /// The path of the level above `u`'s parent (the approver's level); `None` at the top.
         async fn level_above_parent(tx: &mut Tx, parent_id: i64) -> StoreResult<Option<String>> {
             let p = unit_by_id(tx, parent_id).await?;
-            Ok(path::ancestor_ids(&p.path).last().map(|_| {
-                let trimmed = p.path.trim_end_matches('/');
-                let cut = trimmed.rfind('/').map_or(0, |i| i + 1);
-                p.path[..cut].to_string()
-            }))
+            Ok(path::parent(&p.path).map(str::to_string))
         }
 
         /// Write access to the level above a unit: its parent's path must lie in the scope.
         fn require_level_above(scope: &Scope, u: &Unit) -> StoreResult<()> {
-            let trimmed = u.path.trim_end_matches('/');
-            let parent_path = &u.path[..trimmed.rfind('/').map_or(0, |i| i + 1)];
-            if parent_path.len() > 1 && scope.contains_path(parent_path) || *scope == Scope::All {
+            let above = path::parent(&u.path).is_some_and(|p| scope.contains_path(p));
+            if above || *scope == Scope::All {
                 Ok(())
             } else {
                 Err(StoreError::rejected(
@@ -434,13 +434,10 @@ macro_rules! impl_grid_store {
                             format!("{code} has {} active children: retire them first", u.child_count),
                         ));
                     }
-                    let pid = unit_by_id(&mut tx, u.id).await?;
-                    let pid = path::ancestor_ids(&pid.path).last().copied()
-                        .ok_or_else(|| StoreError::Domain(wangge_domain::DomainError::ChangeInvalid(format!("{code} has no parent"))))?;
+                    let pid = path::ancestor_ids(&u.path).last().copied()
+                        .ok_or_else(|| change_invalid(format!("{code} has no parent")))?;
                     if parent_id.is_some_and(|p| p != pid) {
-                        return Err(StoreError::Domain(wangge_domain::DomainError::ChangeInvalid(
-                            "the grids of one change must share a parent".into(),
-                        )));
+                        return Err(change_invalid("the grids of one change must share a parent"));
                     }
                     parent_id = Some(pid);
                     let pending = sqlx::query(
@@ -450,13 +447,11 @@ macro_rules! impl_grid_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if pending.is_some() {
-                        return Err(StoreError::Domain(wangge_domain::DomainError::ChangeInvalid(
-                            format!("{code} already has a pending change"),
-                        )));
+                        return Err(change_invalid(format!("{code} already has a pending change")));
                     }
                 }
                 let parent_id = parent_id.ok_or_else(|| {
-                    StoreError::Domain(wangge_domain::DomainError::ChangeInvalid("no grid named".into()))
+                    change_invalid("no grid named")
                 })?;
                 let parent = unit_by_id(&mut tx, parent_id).await?;
                 if !scope.contains_path(&parent.path) {
@@ -636,9 +631,8 @@ macro_rules! impl_grid_store {
                     let parent_id = c_parent_id(&mut tx, id).await?;
                     let parent = unit_by_id(&mut tx, parent_id).await?;
                     let digits = levels.sequence_digits(&first.level).ok_or_else(|| {
-                        StoreError::Domain(wangge_domain::DomainError::ChangeInvalid(format!(
-                            "level {} has no code sequence", first.level
-                        )))
+                        change_invalid(format!(
+                            "level {} has no code sequence", first.level))
                     })?;
                     let rows = sqlx::query("SELECT code FROM units WHERE parent_id = $1").bind(parent.id).fetch_all(&mut *tx).await?;
                     let mut taken: Vec<String> = rows.iter().map(|r| r.try_get("code")).collect::<Result<_, _>>()?;

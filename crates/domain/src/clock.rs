@@ -47,9 +47,22 @@ pub fn is_valid_date(s: &str) -> bool {
     s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()
 }
 
+/// The day before a `YYYY-MM-DD` date (`None` if it is not a date).
+pub fn previous_day(date: &str) -> Option<String> {
+    let d: jiff::civil::Date = date.parse().ok()?;
+    d.yesterday().ok().map(|y| y.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previous_days() {
+        assert_eq!(previous_day("2026-03-01").as_deref(), Some("2026-02-28"));
+        assert_eq!(previous_day("2024-03-01").as_deref(), Some("2024-02-29"));
+        assert_eq!(previous_day("2026-13-01"), None);
+    }
 
     #[test]
     fn local_date_uses_the_zone() {
@@ -65,10 +78,4 @@ mod tests {
         assert!(!is_valid_date("2023-02-29"));
         assert!(!is_valid_date("2024-2-1"));
     }
-}
-
-/// The day before a `YYYY-MM-DD` date (`None` if it is not a date).
-pub fn previous_day(date: &str) -> Option<String> {
-    let d: jiff::civil::Date = date.parse().ok()?;
-    d.yesterday().ok().map(|y| y.to_string())
 }

@@ -1595,3 +1595,96 @@ async fn teams_qualifications_boards_and_the_public_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn grids_made_in_bulk_are_numbered_west_to_east_north_to_south() {
+    for env in envs().await {
+        let n = env.name;
+        let mut c = Client::new(&env);
+        c.login("admin", ADMIN_PW).await;
+        let village = fc(&[("320831001003", rect(119.0, 33.0, 119.02, 33.02))]);
+        let r = c
+            .send(
+                "POST",
+                "/api/v1/boundaries/import",
+                Some("application/geo+json"),
+                village,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
+        // four quarters, given in no particular order
+        let quarter = |name: &str, w: f64, s: f64| json!({"name": name, "geometry": rect(w, s, w + 0.01, s + 0.01)});
+        let mut grids = vec![
+            quarter("东南", 119.01, 33.0),
+            quarter("西北", 119.0, 33.01),
+            quarter("西南", 119.0, 33.0),
+            quarter("东北", 119.01, 33.01),
+        ];
+        // one bad geometry refuses them all
+        grids.push(
+            json!({"name": "坏", "geometry": {"type": "Point", "coordinates": [119.0, 33.0]}}),
+        );
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/units/320831001003/grids",
+                json!({"grids": grids}),
+            )
+            .await;
+        assert_eq!(code(&r), "topology_invalid", "{n}: {}", r.text);
+        assert_eq!(r.body["details"]["problems"][0]["feature_index"], 4, "{n}");
+        assert_eq!(
+            c.get("/api/v1/units/320831001003/children").await.body["items"],
+            json!([]),
+            "{n}: nothing made"
+        );
+        grids.pop();
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/units/320831001003/grids",
+                json!({"grids": grids}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+        let made: Vec<(String, String)> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["code"].as_str().unwrap().to_string(),
+                    u["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("001", "西北"),
+            ("002", "东北"),
+            ("003", "西南"),
+            ("004", "东南"),
+        ];
+        for ((code, name), (seq, want)) in made.iter().zip(expected) {
+            assert_eq!(code, &format!("320831001003{seq}"), "{n}");
+            assert_eq!(name, want, "{n}");
+        }
+        assert_eq!(
+            r.body["report"]["warnings"], 0,
+            "{n}: they tile the village"
+        );
+        assert_eq!(
+            c.get("/api/v1/locate?lng=119.015&lat=33.015").await.body["unit"]["code"],
+            "320831001003002",
+            "{n}"
+        );
+        // a village is not a grid level below the town
+        let r = c
+            .json(
+                "POST",
+                "/api/v1/units/320831001/grids",
+                json!({"grids": [quarter("x", 119.0, 33.0)]}),
+            )
+            .await;
+        assert_eq!(code(&r), "validation_failed", "{n}");
+    }
+}

@@ -302,6 +302,30 @@ macro_rules! impl_grid_store {
                 Ok(items.len() as u64)
             }
 
+            async fn units_create_with_boundaries(
+                &self, scope: &Scope, actor: &Actor, levels: &Levels, items: &[(NewUnit, Option<NewBoundary>)], source: &str,
+            ) -> StoreResult<Vec<Unit>> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let mut ids = Vec::with_capacity(items.len());
+                for (new, boundary) in items {
+                    let id = insert_unit(&mut tx, scope, actor, levels, new, now).await?;
+                    if let Some(b) = boundary {
+                        let from = new.valid_from.as_deref().ok_or_else(|| {
+                            StoreError::Domain(wangge_domain::DomainError::validation("valid_from", "needed with a boundary"))
+                        })?;
+                        insert_boundary(&mut tx, id, from, &b.geometry, b.area_m2, source, None, now, actor).await?;
+                    }
+                    ids.push(id);
+                }
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.push(unit_by_id(&mut tx, id).await?);
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
             async fn map_at(&self, scope: &Scope, code: &str, at: &str) -> StoreResult<MapView> {
                 let mut tx = self.pool.begin().await?;
                 let unit = require_unit(&mut tx, scope, code).await?;
@@ -640,28 +664,22 @@ macro_rules! impl_grid_store {
                     for part in &mut parts {
                         let code = next_code(&parent.code, digits, taken.iter().map(String::as_str))?;
                         taken.push(code.clone());
-                        let uid = Self::alloc_unit_ids(&mut tx, 1).await?[0];
-                        let name = part.name.clone().unwrap_or_else(|| code.clone());
-                        sqlx::query(
-                            "INSERT INTO units (id, code, name, level, parent_id, path, kind, valid_from, \
-                             business_lines, area_type, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-                        )
-                        .bind(uid)
-                        .bind(&code)
-                        .bind(&name)
-                        .bind(&first.level)
-                        .bind(parent.id)
-                        .bind(path::child(&parent.path, uid))
-                        .bind(part.kind.as_ref().or(first.kind.as_ref()))
-                        .bind(&date)
-                        .bind(&lines)
-                        .bind(&first.area_type)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        let created = unit_by_id(&mut tx, uid).await?;
-                        write_history(&mut tx, now, actor, "create", &created).await?;
+                        let new = NewUnit {
+                            code: code.clone(),
+                            name: part.name.clone().unwrap_or_else(|| code.clone()),
+                            level: first.level.clone(),
+                            parent_code: Some(parent.code.clone()),
+                            kind: part.kind.clone().or(first.kind.clone()),
+                            valid_from: Some(date.clone()),
+                        };
+                        let uid = insert_unit(&mut tx, &Scope::All, actor, levels, &new, now).await?;
+                        // The new grids carry the business lines and area type of the old ones.
+                        sqlx::query("UPDATE units SET business_lines = $1, area_type = $2 WHERE id = $3")
+                            .bind(&lines)
+                            .bind(&first.area_type)
+                            .bind(uid)
+                            .execute(&mut *tx)
+                            .await?;
                         if let Some(g) = &part.geometry {
                             let area = part.area_m2.unwrap_or(0.0);
                             insert_boundary(&mut tx, uid, &date, &json_text(g)?, area, "change", Some(id), now, actor).await?;

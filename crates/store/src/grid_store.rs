@@ -27,6 +27,15 @@ pub trait GridStore: Send + Sync {
         valid_from: &str,
         source: &str,
     ) -> StoreResult<u64>;
+    /// Creates units, each with its boundary (valid from the unit's `valid_from`), all or nothing.
+    async fn units_create_with_boundaries(
+        &self,
+        scope: &Scope,
+        actor: &Actor,
+        levels: &Levels,
+        items: &[(crate::NewUnit, Option<NewBoundary>)],
+        source: &str,
+    ) -> StoreResult<Vec<Unit>>;
     /// A unit, its children valid on `at`, and their boundaries on `at`.
     async fn map_at(&self, scope: &Scope, code: &str, at: &str) -> StoreResult<MapView>;
     /// The units under `root` (itself included) that have a boundary on `at`, with it.

@@ -308,6 +308,62 @@ macro_rules! impl_store {
             Ok(u)
         }
 
+        /// Checks and inserts a new unit in the caller's write transaction, with its history and
+        /// audit entry; returns its id.
+        async fn insert_unit(
+            tx: &mut Tx, scope: &Scope, actor: &Actor, levels: &Levels, new: &NewUnit, now: i64,
+        ) -> StoreResult<i64> {
+            check_name(&new.name)?;
+            if let Some(k) = &new.kind {
+                check_kind(k)?;
+            }
+            let parent = match &new.parent_code {
+                Some(pc) => Some(parent_for_write(tx, scope, pc).await?),
+                None if *scope == Scope::All => None,
+                None => return Err(StoreError::rejected("unknown_parent", "a parent code is required")),
+            };
+            levels.check_placement(
+                &new.code,
+                &new.level,
+                parent.as_ref().map(|p| (p.code.as_str(), p.level.as_str())),
+            )?;
+            let taken = sqlx::query("SELECT id FROM units WHERE code = $1")
+                .bind(&new.code)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::rejected("duplicate_code", format!("code {} already exists", new.code)));
+            }
+            let id = $store::alloc_unit_ids(tx, 1).await?[0];
+            let unit_path = match &parent {
+                Some(p) => path::child(&p.path, id),
+                None => path::root(id),
+            };
+            sqlx::query(
+                "INSERT INTO units (id, code, name, level, parent_id, path, kind, valid_from, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(id)
+            .bind(&new.code)
+            .bind(&new.name)
+            .bind(&new.level)
+            .bind(parent.as_ref().map(|p| p.id))
+            .bind(unit_path)
+            .bind(&new.kind)
+            .bind(&new.valid_from)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let u = unit_by_id(tx, id).await?;
+            write_history(tx, now, actor, "create", &u).await?;
+            let detail = serde_json::json!({
+                "name": new.name, "level": new.level, "parent_code": new.parent_code, "kind": new.kind,
+            });
+            let ev = AuditEvent::new("unit.create", "unit", &u.code).with_detail(detail);
+            append_audit(tx, now, actor, &ev).await?;
+            Ok(id)
+        }
+
         /// A unit that may receive children: inside the scope and not retired.
         async fn parent_for_write(tx: &mut Tx, scope: &Scope, code: &str) -> StoreResult<Unit> {
             let p = unit_in_scope(tx, scope, code).await?.ok_or_else(|| {
@@ -451,53 +507,12 @@ macro_rules! impl_store {
             }
 
             async fn unit_create(&self, scope: &Scope, actor: &Actor, levels: &Levels, new: &NewUnit) -> StoreResult<Unit> {
-                check_name(&new.name)?;
-                if let Some(k) = &new.kind {
-                    check_kind(k)?;
-                }
                 let now = self.clock.now_ms();
                 let mut tx = self.begin_write().await?;
-                let parent = match &new.parent_code {
-                    Some(pc) => Some(parent_for_write(&mut tx, scope, pc).await?),
-                    None if *scope == Scope::All => None,
-                    None => return Err(StoreError::rejected("unknown_parent", "a parent code is required")),
-                };
-                levels.check_placement(
-                    &new.code,
-                    &new.level,
-                    parent.as_ref().map(|p| (p.code.as_str(), p.level.as_str())),
-                )?;
-                let taken = sqlx::query("SELECT id FROM units WHERE code = $1")
-                    .bind(&new.code)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if taken.is_some() {
-                    return Err(StoreError::rejected("duplicate_code", format!("code {} already exists", new.code)));
-                }
-                let id = Self::alloc_unit_ids(&mut tx, 1).await?[0];
-                let unit_path = match &parent {
-                    Some(p) => path::child(&p.path, id),
-                    None => path::root(id),
-                };
-                sqlx::query(
-                    "INSERT INTO units (id, code, name, level, parent_id, path, kind, valid_from, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                )
-                .bind(id)
-                .bind(&new.code)
-                .bind(&new.name)
-                .bind(&new.level)
-                .bind(parent.as_ref().map(|p| p.id))
-                .bind(unit_path)
-                .bind(&new.kind)
-                .bind(&new.valid_from)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let detail = serde_json::json!({
-                    "name": new.name, "level": new.level, "parent_code": new.parent_code, "kind": new.kind,
-                });
-                finish_unit_change(tx, now, actor, "create", id, detail).await
+                let id = insert_unit(&mut tx, scope, actor, levels, new, now).await?;
+                let u = unit_by_id(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(u)
             }
 
             async fn unit_update(&self, scope: &Scope, actor: &Actor, code: &str, patch: &UnitPatch) -> StoreResult<Unit> {

@@ -84,6 +84,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(units::import))
         .routes(routes!(units::import_report))
         .routes(routes!(units::next_code_of))
+        .routes(routes!(units::create_grids))
         .routes(routes!(boundaries::get_boundary, boundaries::put_boundary))
         .routes(routes!(boundaries::versions))
         .routes(routes!(boundaries::map))

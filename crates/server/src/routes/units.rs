@@ -1,5 +1,5 @@
 use super::Items;
-use super::boundaries::{drawn_geometry, write_edits};
+use super::boundaries::{drawn_geometry, parse_crs};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -16,7 +16,11 @@ use wangge_domain::clock::is_valid_date;
 use wangge_domain::grid::{AreaType, Counts, next_code};
 use wangge_domain::roles::Permission::{TerritoryRead, TerritoryWrite};
 use wangge_domain::roles::Scope;
-use wangge_store::{NewUnit, StoreError, Unit, UnitChange, UnitHit, UnitPatch};
+use wangge_geo::MultiPolygon;
+use wangge_geo::boundary::{geometry_to_geojson, parse_geometry};
+use wangge_geo::numbering::west_east_north_south;
+use wangge_geo::topology::area_m2;
+use wangge_store::{NewBoundary, NewUnit, StoreError, Unit, UnitChange, UnitHit, UnitPatch};
 
 /// Errors listed inline in an import rejection; the downloadable report has all of them.
 const INLINE_ERRORS: usize = 200;
@@ -227,49 +231,177 @@ pub async fn create(
         (None, Some(p)) => next_free_code(&st, &scope, p, &req.level).await?,
         (None, None) => return Err(ApiError::field("code", "a top unit needs its code")),
     };
-    // Check the drawn boundary before anything is written.
     let geometry = match &req.geometry {
         Some(g) => Some(drawn_geometry(&st, &caller.actor(), g, req.crs.as_deref(), &code).await?),
         None => None,
     };
     let new = NewUnit {
-        code: code.clone(),
+        code,
         name: req.name.trim().to_string(),
         level: req.level,
-        parent_code: parent_code.clone(),
+        parent_code,
         kind: req.kind.filter(|k| !k.is_empty()),
         valid_from: Some(req.valid_from.unwrap_or_else(|| st.today())),
     };
-    if let Some(g) = &geometry {
-        // Warnings and errors come before the unit exists, so nothing is half-made.
-        let edit = Edit {
-            code: code.clone(),
-            parent_code: parent_code.clone(),
-            feature_index: None,
-            geometry: g.clone(),
-        };
-        let problems = topology_report::check_edits(&st, std::slice::from_ref(&edit)).await?;
-        let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
-        topology_report::decide(&report, "topology_invalid", req.accept_warnings)?;
-    }
-    let u = st
-        .store
-        .unit_create(&scope, &caller.actor(), &st.config.levels, &new)
-        .await?;
     let u = match geometry {
-        Some(g) => {
-            let edit = Edit {
-                code: code.clone(),
-                parent_code,
-                feature_index: None,
-                geometry: g,
-            };
-            write_edits(&st, &caller.actor(), &scope, vec![edit], "drawn").await?;
-            st.store.unit_get(&scope, &code).await?.0
+        None => {
+            st.store
+                .unit_create(&scope, &caller.actor(), &st.config.levels, &new)
+                .await?
         }
-        None => u,
+        Some(g) => {
+            let (mut made, _) = create_with_boundaries(
+                &st,
+                &caller,
+                &scope,
+                vec![(new, g, None)],
+                req.accept_warnings,
+            )
+            .await?;
+            made.pop().ok_or_else(|| ApiError::new("internal_error"))?
+        }
     };
     Ok((StatusCode::CREATED, axum::Json(u)))
+}
+
+/// Creates units with their boundaries in one transaction, after the topology checks (errors and
+/// unaccepted warnings refuse before anything is written). `(unit, geometry, feature index)`.
+async fn create_with_boundaries(
+    st: &AppState,
+    caller: &Caller,
+    scope: &Scope,
+    items: Vec<(NewUnit, MultiPolygon<f64>, Option<usize>)>,
+    accept_warnings: bool,
+) -> ApiResult<(Vec<Unit>, serde_json::Value)> {
+    let edits: Vec<Edit> = items
+        .iter()
+        .map(|(n, g, i)| Edit {
+            code: n.code.clone(),
+            parent_code: n.parent_code.clone(),
+            feature_index: *i,
+            geometry: g.clone(),
+        })
+        .collect();
+    let problems = topology_report::check_edits(st, &edits).await?;
+    let report = topology_report::save(st, Some(caller.user.id), &problems).await?;
+    topology_report::decide(&report, "topology_invalid", accept_warnings)?;
+    let rows: Vec<(NewUnit, Option<NewBoundary>)> = items
+        .into_iter()
+        .map(|(n, g, _)| {
+            let b = NewBoundary {
+                code: n.code.clone(),
+                geometry: geometry_to_geojson(&g).to_string(),
+                area_m2: area_m2(&g),
+            };
+            (n, Some(b))
+        })
+        .collect();
+    let made = st
+        .store
+        .units_create_with_boundaries(scope, &caller.actor(), &st.config.levels, &rows, "drawn")
+        .await?;
+    let codes: Vec<String> = made.iter().map(|u| u.code.clone()).collect();
+    st.grids_changed(&codes).await?;
+    Ok((made, report))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGrid {
+    name: String,
+    kind: Option<String>,
+    #[schema(value_type = Object)]
+    geometry: serde_json::Value,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkGrids {
+    /// The level of the new units; the grid level below the parent when absent.
+    level: Option<String>,
+    crs: Option<String>,
+    #[serde(default)]
+    accept_warnings: bool,
+    grids: Vec<NewGrid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkCreated {
+    items: Vec<Unit>,
+    #[schema(value_type = Object)]
+    report: serde_json::Value,
+}
+
+/// Creates several grids below a unit at once, with their boundaries, all or nothing. Their codes
+/// are the next free sequences, numbered west→east, north→south.
+#[utoipa::path(post, path = "/api/v1/units/{code}/grids", tag = "grids", params(("code" = String, Path)),
+    request_body = BulkGrids,
+    responses((status = 201, body = BulkCreated), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_grids(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(parent): Path<String>,
+    Json(req): Json<BulkGrids>,
+) -> ApiResult<(StatusCode, axum::Json<BulkCreated>)> {
+    let scope = caller.require(TerritoryWrite)?;
+    let (p, _) = st.store.unit_get(&scope, &parent).await?;
+    let levels = &st.config.levels;
+    let level = match req.level.filter(|l| !l.is_empty()) {
+        Some(l) => l,
+        None => levels
+            .child_of(&p.level)
+            .map(|l| l.key.clone())
+            .ok_or_else(|| ApiError::field("level", "nothing can be placed below this unit"))?,
+    };
+    if !levels.is_grid(&level) {
+        return Err(ApiError::field("level", "not a grid level"));
+    }
+    if req.grids.is_empty() || req.grids.len() > 1000 {
+        return Err(ApiError::field("grids", "1 to 1,000 grids"));
+    }
+    // Every geometry is read first, and all problems reported together.
+    let crs = parse_crs(req.crs.as_deref())?;
+    let mut geoms = Vec::with_capacity(req.grids.len());
+    let mut problems = Vec::new();
+    for (i, g) in req.grids.iter().enumerate() {
+        match parse_geometry(&g.geometry, crs) {
+            Ok(m) => geoms.push(m),
+            Err(ps) => problems.extend(ps.into_iter().map(|mut p| {
+                p.feature_index = Some(i);
+                p
+            })),
+        }
+    }
+    if !problems.is_empty() {
+        let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
+        return Err(ApiError::new("topology_invalid").details(report));
+    }
+    let digits = levels
+        .sequence_digits(&level)
+        .ok_or_else(|| ApiError::field("level", "this level has no code sequence"))?;
+    let children = st.store.unit_children(&scope, &parent, true).await?;
+    let mut taken: Vec<String> = children.into_iter().map(|u| u.code).collect();
+    let mut items = Vec::with_capacity(geoms.len());
+    for i in west_east_north_south(&geoms) {
+        let code = next_code(&parent, digits, taken.iter().map(String::as_str))?;
+        taken.push(code.clone());
+        let g = &req.grids[i];
+        let new = NewUnit {
+            code,
+            name: g.name.trim().to_string(),
+            level: level.clone(),
+            parent_code: Some(parent.clone()),
+            kind: g.kind.clone().filter(|k| !k.is_empty()),
+            valid_from: Some(st.today()),
+        };
+        items.push((new, geoms[i].clone(), Some(i)));
+    }
+    let (items, report) =
+        create_with_boundaries(&st, &caller, &scope, items, req.accept_warnings).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(BulkCreated { items, report }),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

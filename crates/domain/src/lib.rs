@@ -10,5 +10,6 @@ pub mod password;
 pub mod roles;
 pub mod team;
 pub mod territory;
+pub mod worktime;
 
 pub use error::DomainError;

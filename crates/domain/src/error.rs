@@ -23,6 +23,16 @@ pub enum DomainError {
     },
     #[error("{0}")]
     ChangeInvalid(String),
+    #[error("a case that is {state:?} cannot take the action {action:?}")]
+    IllegalTransition {
+        state: crate::case_flow::CaseState,
+        action: crate::case_flow::CaseAction,
+    },
+    #[error("{party:?} may not take the action {action:?}")]
+    ActionForbidden {
+        action: crate::case_flow::CaseAction,
+        party: crate::case_flow::Party,
+    },
 }
 
 impl DomainError {
@@ -34,6 +44,8 @@ impl DomainError {
             DomainError::Validation { .. } => "validation_failed",
             DomainError::PasswordPolicy { .. } => "password_policy",
             DomainError::ChangeInvalid(_) => "change_invalid",
+            DomainError::IllegalTransition { .. } => "illegal_transition",
+            DomainError::ActionForbidden { .. } => "forbidden",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Wangge domain: pure types and rules. No IO, no database, no HTTP; time comes in through [`clock::Clock`].
 
 pub mod audit;
+pub mod case_flow;
 pub mod change;
 pub mod clock;
 pub mod error;

@@ -3,7 +3,8 @@
 // The tests run in order and build on each other. The demo county is tiled to the last micro-grid,
 // so the setup adds a county of its own without boundaries (测试县 › 湖滨街道 › 东湖社区, 西湖社区)
 // and a town operator who approves grid changes there; the import gives it boundaries, a grid is
-// drawn in 东湖社区, split, staffed, and published.
+// drawn in 东湖社区, split, staffed, and published. A second town's village (湖西镇 › 南湖村), given
+// its boundary in the setup, is tiled by grids created from a GeoJSON file.
 // Run: WANGGE_BIN=/path/to/wangge npm run e2e   (see harness.mjs)
 
 import assert from 'node:assert/strict'
@@ -29,6 +30,8 @@ const COUNTY = '320899' // 测试县, made by the setup
 const TOWN = '320899001' // 湖滨街道
 const VILLAGE = '320899001001' // 东湖社区
 const NEIGHBOUR = '320899001002' // 西湖社区
+const BULK_TOWN = '320899002' // 湖西镇
+const BULK_VILLAGE = '320899002001' // 南湖村: its grids come from a file
 const APPROVER = { username: 'e2e.town', password: 'Town#2026e2e', name: '湖滨街道 审批员' }
 
 /** A square [x0,y0]-[x1,y1] as a GeoJSON polygon ring. */
@@ -44,6 +47,8 @@ function feature(code, coordinates) {
 const TOWN_SHAPE = square(119.4, 33.0, 119.42, 33.01)
 const VILLAGE_SHAPE = square(119.4, 33.0, 119.41, 33.01)
 const NEIGHBOUR_SHAPE = square(119.41, 33.0, 119.42, 33.01)
+// 南湖村, away from the other town; the grids from the file are its four quarters
+const BULK_SHAPE = square(119.5, 33.0, 119.52, 33.02)
 // a bow-tie: the ring crosses itself
 const BOW_TIE = [[[119.41, 33.0], [119.42, 33.01], [119.42, 33.0], [119.41, 33.01], [119.41, 33.0]]]
 
@@ -55,11 +60,19 @@ async function setUp(server) {
     { code: TOWN, name: '湖滨街道', level: 'town', parent_code: COUNTY, kind: 'street' },
     { code: VILLAGE, name: '东湖社区', level: 'village', parent_code: TOWN, kind: 'community' },
     { code: NEIGHBOUR, name: '西湖社区', level: 'village', parent_code: TOWN, kind: 'community' },
+    { code: BULK_TOWN, name: '湖西镇', level: 'town', parent_code: COUNTY, kind: 'street' },
+    { code: BULK_VILLAGE, name: '南湖村', level: 'village', parent_code: BULK_TOWN, kind: 'community' },
   ]
   for (const u of units) {
     const r = await admin('POST', '/api/v1/units', u)
     assert.equal(r.status, 201, `create ${u.code}: ${JSON.stringify(r.body)}`)
   }
+  // 南湖村's boundary, imported (the import takes the GeoJSON file as a JSON body)
+  const imported = await admin('POST', '/api/v1/boundaries/import?format=geojson&code_field=code&accept_warnings=true', {
+    type: 'FeatureCollection',
+    features: [feature(BULK_VILLAGE, BULK_SHAPE)],
+  })
+  assert.equal(imported.status, 200, `import ${BULK_VILLAGE}: ${JSON.stringify(imported.body)}`)
   const user = await admin('POST', '/api/v1/users', {
     username: APPROVER.username,
     display_name: APPROVER.name,
@@ -417,6 +430,98 @@ for (const backend of backends()) {
         },
         { mobile: true },
       )
+    })
+
+    test('grids from a file: four quarters in scrambled order are numbered west→east, north→south and drawn on the map', { timeout: TEST_TIMEOUT }, async () => {
+      /** A quarter of 南湖村 (0.01° square from its south-west corner x, y) as a grid feature. */
+      const quarter = (properties, x, y) => ({
+        type: 'Feature',
+        properties,
+        geometry: { type: 'Polygon', coordinates: square(x, y, x + 0.01, y + 0.01) },
+      })
+      const bad = join(dir, 'grids-bad.geojson')
+      const good = join(dir, 'grids.json')
+      // a single Feature, not a FeatureCollection
+      writeFileSync(bad, JSON.stringify(quarter({ name: '孤立' }, 119.5, 33.0)))
+      // scrambled: south-east, north-west (named by 名称, with a kind), south-west, north-east
+      const features = [
+        quarter({ name: '南湖东南网格' }, 119.51, 33.0),
+        quarter({ 名称: '南湖西北网格', kind: 'basic' }, 119.5, 33.01),
+        quarter({ name: '南湖西南网格' }, 119.5, 33.0),
+        quarter({ name: '南湖东北网格' }, 119.51, 33.01),
+      ]
+      writeFileSync(good, JSON.stringify({ type: 'FeatureCollection', features }))
+      // the third feature is a point: the server refuses the whole file and names it
+      const invalid = join(dir, 'grids-invalid.geojson')
+      const point = { type: 'Feature', properties: { name: '点' }, geometry: { type: 'Point', coordinates: [119.505, 33.005] } }
+      writeFileSync(invalid, JSON.stringify({ type: 'FeatureCollection', features: [features[0], features[1], point] }))
+      const expected = {
+        [`${BULK_VILLAGE}001`]: '南湖西北网格',
+        [`${BULK_VILLAGE}002`]: '南湖东北网格',
+        [`${BULK_VILLAGE}003`]: '南湖西南网格',
+        [`${BULK_VILLAGE}004`]: '南湖东南网格',
+      }
+
+      await withPage(server, 'grid-bulk', async (page, { base }) => {
+        await loginPc(page, base, 'admin', server.adminPassword)
+        await openMap(page, base, BULK_VILLAGE)
+        await byTestId(page, 'btn-grid-bulk').click()
+        const dialog = byTestId(page, 'grid-bulk-dialog')
+        await dialog.waitFor({ state: 'visible' })
+        const upload = page.locator('[data-testid="grid-bulk-upload"] input[type="file"]')
+
+        // read in the browser: not a FeatureCollection is said so, and nothing can be sent
+        await upload.setInputFiles(bad)
+        const parseError = byTestId(page, 'grid-bulk-parse-error')
+        await parseError.waitFor({ state: 'visible' })
+        assert.match(await parseError.textContent(), /不是 GeoJSON 要素集合/)
+        assert.ok(await byTestId(page, 'grid-bulk-submit').isDisabled())
+
+        // an invalid geometry: the server's report in the problems table, feature 3 (counted from 1)
+        await upload.setInputFiles(invalid)
+        await until(async () => (await byTestId(page, 'grid-bulk-preview').getAttribute('data-count')) === '3', 'the preview of 3 grids')
+        await byTestId(page, 'grid-bulk-submit').click()
+        const problems = byTestId(page, 'topology-problems')
+        await problems.waitFor({ state: 'visible' })
+        assert.equal(await problems.getAttribute('data-reason'), 'topology_invalid')
+        const hit = page.locator('[data-testid="topology-problem"]').first()
+        assert.equal(await hit.getAttribute('data-index'), '2')
+        assert.equal((await byTestId(page, 'topology-feature-no').textContent()).trim(), '3')
+
+        // the preview lists the grids in the file's order
+        await upload.setInputFiles(good)
+        const preview = byTestId(page, 'grid-bulk-preview')
+        await until(async () => (await preview.getAttribute('data-count')) === '4', 'the preview of 4 grids')
+        assert.equal(await page.locator('[data-testid="grid-bulk-parse-error"]').count(), 0)
+        assert.equal(await page.locator('[data-testid="topology-problems"]').count(), 0)
+        const listed = await page.locator('[data-testid="grid-bulk-preview-item"]').allTextContents()
+        assert.deepEqual(
+          listed.map((s) => s.trim().split(/\s+/)[0]),
+          ['南湖东南网格', '南湖西北网格', '南湖西南网格', '南湖东北网格'],
+        )
+
+        await byTestId(page, 'grid-bulk-submit').click()
+        await byTestId(page, 'grid-bulk-success').waitFor({ state: 'visible' })
+        const rows = page.locator('[data-testid="grid-bulk-created"] .el-table__body tr')
+        await until(async () => (await rows.count()) === 4, 'a row per created grid')
+        const made = {}
+        for (const row of await rows.all()) {
+          const c = (await row.locator('[data-testid="grid-bulk-created-code"]').textContent()).trim()
+          made[c] = (await row.locator('[data-testid="grid-bulk-created-name"]').textContent()).trim()
+        }
+        assert.deepEqual(made, expected)
+        await page.keyboard.press('Escape')
+        await dialog.waitFor({ state: 'hidden' })
+
+        // the map shows them, labelled, and the kind from the file was kept
+        for (const [c, name] of Object.entries(expected)) {
+          await waitForShape(page, c)
+          assert.equal((await byTestId(page, `map-label-${c}`).textContent()).trim(), name)
+          await byTestId(page, `map-child-${c}`).waitFor({ state: 'visible' })
+        }
+        const nw = await json(page, `/api/v1/units/${BULK_VILLAGE}001`)
+        assert.equal((nw.unit ?? nw).kind, 'basic')
+      })
     })
   })
 }

@@ -39,17 +39,38 @@ const AT: &str = "2026-01-01";
 /// Same as `ON_EDGE` in wangge-geo's index: a point this close to an edge counts as on it.
 const ON_EDGE: f64 = 1e-9;
 
+#[derive(clap::Args)]
 pub struct LocateOptions {
+    /// Grid columns (west to east).
+    #[arg(long, default_value_t = 400)]
     pub cols: usize,
+    /// Grid rows (south to north).
+    #[arg(long, default_value_t = 250)]
     pub rows: usize,
+    #[arg(long, default_value_t = 3)]
     pub seed: u64,
+    /// Random points looked up per timed pass.
+    #[arg(long, default_value_t = 5_000_000)]
     pub lookups: usize,
+    #[arg(long, default_value_t = 3)]
     pub passes: usize,
+    /// Random points checked against brute force (and PostGIS).
+    #[arg(long, default_value_t = 10_000)]
     pub check: usize,
+    /// Extra checked points on shared borders (half vertices, half segment midpoints).
+    #[arg(long, default_value_t = 1_000)]
     pub boundary_points: usize,
+    /// postgres://… of a database with the postgis extension; a table `grids` is created
+    /// and dropped in it.
+    #[arg(long)]
     pub postgis_url: Option<String>,
+    /// Sequential prepared queries, one point each.
+    #[arg(long, default_value_t = 20_000)]
     pub pg_queries: usize,
+    /// Points in the one batched query.
+    #[arg(long, default_value_t = 200_000)]
     pub pg_batch: usize,
+    #[arg(long, default_value_t = 3)]
     pub pg_batch_runs: usize,
 }
 

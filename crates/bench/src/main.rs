@@ -76,39 +76,7 @@ enum Command {
     },
     /// Point-to-grid lookups: `LocateIndex::locate` over generated grids tiling a region, and
     /// PostGIS `ST_Contains` on a GiST index over the same polygons (with --postgis-url).
-    Locate {
-        /// Grid columns (west to east).
-        #[arg(long, default_value_t = 400)]
-        cols: usize,
-        /// Grid rows (south to north).
-        #[arg(long, default_value_t = 250)]
-        rows: usize,
-        #[arg(long, default_value_t = 3)]
-        seed: u64,
-        /// Random points looked up per timed pass.
-        #[arg(long, default_value_t = 5_000_000)]
-        lookups: usize,
-        #[arg(long, default_value_t = 3)]
-        passes: usize,
-        /// Random points checked against brute force (and PostGIS).
-        #[arg(long, default_value_t = 10_000)]
-        check: usize,
-        /// Extra checked points on shared borders (half vertices, half segment midpoints).
-        #[arg(long, default_value_t = 1_000)]
-        boundary_points: usize,
-        /// postgres://… of a database with the postgis extension; a table `grids` is created
-        /// and dropped in it.
-        #[arg(long)]
-        postgis_url: Option<String>,
-        /// Sequential prepared queries, one point each.
-        #[arg(long, default_value_t = 20_000)]
-        pg_queries: usize,
-        /// Points in the one batched query.
-        #[arg(long, default_value_t = 200_000)]
-        pg_batch: usize,
-        #[arg(long, default_value_t = 3)]
-        pg_batch_runs: usize,
-    },
+    Locate(locate::LocateOptions),
 }
 
 fn main() -> ExitCode {
@@ -194,33 +162,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SqliteInsertProbe { file, rows, chunks } => {
             probe::run(&file, rows, &chunks).await?;
         }
-        Command::Locate {
-            cols,
-            rows,
-            seed,
-            lookups,
-            passes,
-            check,
-            boundary_points,
-            postgis_url,
-            pg_queries,
-            pg_batch,
-            pg_batch_runs,
-        } => {
-            locate::run(&locate::LocateOptions {
-                cols,
-                rows,
-                seed,
-                lookups,
-                passes,
-                check,
-                boundary_points,
-                postgis_url,
-                pg_queries,
-                pg_batch,
-                pg_batch_runs,
-            })
-            .await?;
+        Command::Locate(options) => {
+            locate::run(&options).await?;
         }
     }
     Ok(())

@@ -63,3 +63,20 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             .map_err(|e: PathRejection| ApiError::new("bad_parameter").msg(e.body_text()))
     }
 }
+
+/// A raw upload (an import file, a photo); a body over the size limit is `payload_too_large`.
+pub struct Upload(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Upload(b)),
+            Err(e) => Err(match e.body_text() {
+                t if t.contains("length limit") => ApiError::new("payload_too_large"),
+                t => ApiError::new("bad_parameter").msg(t),
+            }),
+        }
+    }
+}

@@ -4,10 +4,9 @@
 use super::Items;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, Upload};
 use crate::state::AppState;
 use crate::topology_report::{self, Edit, stored_geometry};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -364,12 +363,8 @@ pub async fn import(
     caller: Caller,
     headers: HeaderMap,
     Query(q): Query<ImportQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    Upload(body): Upload,
 ) -> ApiResult<axum::Json<Imported>> {
-    let body = body.map_err(|e| match e.body_text() {
-        t if t.contains("length limit") => ApiError::new("payload_too_large"),
-        t => ApiError::new("bad_parameter").msg(t),
-    })?;
     let scope = caller.require(TerritoryWrite)?;
     let ct = headers
         .get(header::CONTENT_TYPE)

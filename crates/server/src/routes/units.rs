@@ -2,11 +2,10 @@ use super::Items;
 use super::boundaries::{drawn_geometry, parse_crs};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, Upload};
 use crate::state::AppState;
 use crate::territory_file::{self, FileKind};
 use crate::topology_report::{self, Edit};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -557,12 +556,8 @@ pub async fn import(
     State(st): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    Upload(body): Upload,
 ) -> ApiResult<axum::Json<ImportDone>> {
-    let body = body.map_err(|e| match e.body_text() {
-        t if t.contains("length limit") => ApiError::new("payload_too_large"),
-        t => ApiError::new("bad_parameter").msg(t),
-    })?;
     let scope = caller.require(TerritoryWrite)?;
     let ct = headers
         .get(header::CONTENT_TYPE)

@@ -2,7 +2,7 @@ use super::Items;
 use super::auth::hash_blocking;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, Upload};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -331,10 +331,9 @@ pub async fn put_photo(
     caller: Caller,
     headers: axum::http::HeaderMap,
     Path(id): Path<i64>,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    Upload(body): Upload,
 ) -> ApiResult<StatusCode> {
     caller.require_global(UserManage)?;
-    let body = body.map_err(|_| ApiError::new("payload_too_large"))?;
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1520,6 +1520,40 @@ async fn teams_qualifications_boards_and_the_public_page() {
         assert_eq!(code(&r), "unsupported_media_type", "{n}");
         let r = c.get(&format!("/api/v1/users/{worker}/photo")).await;
         assert_eq!(r.headers[header::CONTENT_TYPE], "image/png", "{n}");
+        // photos are shown to those who may read a unit the person serves in, not to everyone
+        let users = c.get("/api/v1/users?q=operator").await;
+        let operator = users.body["items"][0]["id"].as_i64().unwrap();
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0];
+        c.send(
+            "PUT",
+            &format!("/api/v1/users/{operator}/photo"),
+            Some("image/jpeg"),
+            jpeg,
+        )
+        .await;
+        let mut op = Client::new(&env);
+        op.login("operator.town", USER_PW).await;
+        assert_eq!(
+            op.get(&format!("/api/v1/users/{worker}/photo"))
+                .await
+                .status,
+            StatusCode::OK,
+            "{n}: the worker serves in the town"
+        );
+        assert_eq!(
+            op.get(&format!("/api/v1/users/{operator}/photo"))
+                .await
+                .status,
+            StatusCode::OK,
+            "{n}: one's own"
+        );
+        let mut w = Client::new(&env);
+        w.login("worker", USER_PW).await;
+        assert_eq!(
+            code(&w.get(&format!("/api/v1/users/{operator}/photo")).await),
+            "photo_not_found",
+            "{n}: serves in no grid of the village"
+        );
         let r = c.get(&format!("/api/v1/units/{grid}/board")).await;
         assert_eq!(r.body["team"][0]["phone"], "13800000001", "{n}");
         assert_eq!(r.body["team"][0]["has_photo"], true, "{n}");

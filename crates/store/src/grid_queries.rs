@@ -866,6 +866,19 @@ macro_rules! impl_grid_store {
                 Ok(())
             }
 
+            async fn user_serves_in(&self, scope: &Scope, user_id: i64, today: &str) -> StoreResult<bool> {
+                let (cond, binds) = scope_condition(scope, "u", 3);
+                let sql = format!(
+                    "SELECT 1 AS one FROM team_assignments a JOIN units u ON u.id = a.unit_id \
+                     WHERE a.user_id = $1 AND (a.end_date IS NULL OR a.end_date >= $2) AND {cond} LIMIT 1"
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(user_id).bind(today);
+                for b in binds {
+                    q = q.bind(b);
+                }
+                Ok(q.fetch_optional(&self.pool).await?.is_some())
+            }
+
             async fn user_photo_get(&self, user_id: i64) -> StoreResult<(String, Vec<u8>)> {
                 let r = sqlx::query("SELECT content_type, bytes FROM user_photos WHERE user_id = $1")
                     .bind(user_id)

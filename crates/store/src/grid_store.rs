@@ -159,6 +159,9 @@ pub trait GridStore: Send + Sync {
         bytes: &[u8],
     ) -> StoreResult<()>;
     async fn user_photo_get(&self, user_id: i64) -> StoreResult<(String, Vec<u8>)>;
+    /// Whether the user holds a running assignment on a unit inside `scope` (their photo and name
+    /// are then on a board the scope may print).
+    async fn user_serves_in(&self, scope: &Scope, user_id: i64, today: &str) -> StoreResult<bool>;
 }
 
 /// Parts of a change, as stored.

@@ -360,15 +360,23 @@ pub async fn put_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user's photo (any logged-in user: it is printed on public boards).
+/// A user's photo: for administrators, the user, and whoever may read a unit the user serves in
+/// (it is printed on that grid's board).
 #[utoipa::path(get, path = "/api/v1/users/{id}/photo", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody)))]
 pub async fn get_photo(
     State(st): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
+    let own = caller.user.id == id || caller.require_global(UserManage).is_ok();
+    if !own {
+        let scope = caller.require(wangge_domain::roles::Permission::TerritoryRead)?;
+        if !st.store.user_serves_in(&scope, id, &st.today()).await? {
+            return Err(ApiError::new("photo_not_found"));
+        }
+    }
     let (ct, bytes) = st.store.user_photo_get(id).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, ct)], bytes).into_response())
 }

@@ -9,6 +9,7 @@ pub mod grid;
 pub mod import;
 pub mod password;
 pub mod roles;
+pub mod sla;
 pub mod team;
 pub mod territory;
 pub mod worktime;

@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .layer(axum::middleware::from_fn(body_limit))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .route(
             "/api/openapi.json",
             get(
@@ -81,6 +82,23 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Runs every API request to its end even when the client goes away: a dropped connection must
+/// not cancel a handler between two statements of a write (leaving a transaction, and on
+/// PostgreSQL the write lock, behind) or between a commit and its follow-up (the grid index).
+async fn run_to_completion(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!("request task failed: {e}");
+            error::ApiError::new("internal_error").into_response()
+        }
+    }
 }
 
 /// Limits request bodies: imports to [`IMPORT_LIMIT`], everything else to [`BODY_LIMIT`]. A declared

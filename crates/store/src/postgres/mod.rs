@@ -22,8 +22,10 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`, optionally `?options=-c search_path=…`).
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        // A write waits at most a minute for the write lock instead of for ever.
         let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?
+            .options([("lock_timeout", "60s")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

@@ -204,9 +204,32 @@ pub async fn save(
     Ok(report)
 }
 
-/// Refuses with `error_code` when the report has errors, and with `topology_warnings` when it
-/// has warnings the caller did not accept.
-pub fn decide(
+/// Saves the report of `problems` and refuses with `error_code` when it has errors, or with
+/// `topology_warnings` when it has warnings the caller did not accept; otherwise returns it.
+pub async fn judge(
+    st: &AppState,
+    user_id: Option<i64>,
+    problems: &[Problem],
+    error_code: &'static str,
+    accept_warnings: bool,
+) -> ApiResult<serde_json::Value> {
+    let report = save(st, user_id, problems).await?;
+    decide(&report, error_code, accept_warnings)?;
+    Ok(report)
+}
+
+/// Saves the report of `problems` (errors found before any check could run) and refuses with it.
+pub async fn refuse<T>(
+    st: &AppState,
+    user_id: Option<i64>,
+    problems: &[Problem],
+    error_code: &'static str,
+) -> ApiResult<T> {
+    let report = save(st, user_id, problems).await?;
+    Err(ApiError::new(error_code).details(report))
+}
+
+fn decide(
     report: &serde_json::Value,
     error_code: &'static str,
     accept_warnings: bool,

@@ -136,8 +136,7 @@ pub async fn drawn_geometry(
             for p in &mut problems {
                 p.code.get_or_insert_with(|| code.to_string());
             }
-            let report = topology_report::save(st, actor.user_id, &problems).await?;
-            Err(ApiError::new("topology_invalid").details(report))
+            topology_report::refuse(st, actor.user_id, &problems, "topology_invalid").await
         }
     }
 }
@@ -154,20 +153,8 @@ pub async fn store_edits(
     error_code: &'static str,
 ) -> ApiResult<serde_json::Value> {
     let problems = topology_report::check_edits(st, &edits).await?;
-    let report = topology_report::save(st, actor.user_id, &problems).await?;
-    topology_report::decide(&report, error_code, accept_warnings)?;
-    write_edits(st, actor, scope, edits, source).await?;
-    Ok(report)
-}
-
-/// Stores checked edits as new boundary versions from today and refreshes the index.
-pub async fn write_edits(
-    st: &AppState,
-    actor: &Actor,
-    scope: &Scope,
-    edits: Vec<Edit>,
-    source: &str,
-) -> ApiResult<()> {
+    let report =
+        topology_report::judge(st, actor.user_id, &problems, error_code, accept_warnings).await?;
     let items: Vec<NewBoundary> = edits
         .iter()
         .map(|e| NewBoundary {
@@ -181,7 +168,7 @@ pub async fn write_edits(
         .await?;
     let codes: Vec<String> = edits.into_iter().map(|e| e.code).collect();
     st.grids_changed(&codes).await?;
-    Ok(())
+    Ok(report)
 }
 
 /// Draws a unit's boundary. A grid that already has one is redrawn through a grid change.
@@ -426,14 +413,19 @@ pub async fn import_file(
     let features = match parsed {
         Ok(f) => f,
         Err(problems) => {
-            let report = topology_report::save(st, actor.user_id, &problems).await?;
-            return Err(ApiError::new("boundary_import_rejected").details(report));
+            return topology_report::refuse(
+                st,
+                actor.user_id,
+                &problems,
+                "boundary_import_rejected",
+            )
+            .await;
         }
     };
     let (edits, refused) = resolve_units(st, scope, &features).await?;
     if !refused.is_empty() {
-        let report = topology_report::save(st, actor.user_id, &refused).await?;
-        return Err(ApiError::new("boundary_import_rejected").details(report));
+        return topology_report::refuse(st, actor.user_id, &refused, "boundary_import_rejected")
+            .await;
     }
     let n = edits.len();
     let report = store_edits(

@@ -161,8 +161,14 @@ pub async fn propose(
         .collect();
     let mut problems = topology_report::check_edits_replacing(&st, &edits, &replaced).await?;
     problems.extend(extra);
-    let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
-    topology_report::decide(&report, "topology_invalid", req.accept_warnings)?;
+    let report = topology_report::judge(
+        &st,
+        Some(caller.user.id),
+        &problems,
+        "topology_invalid",
+        req.accept_warnings,
+    )
+    .await?;
 
     // New grids are numbered west→east, north→south when the change takes effect.
     let order = match kind {

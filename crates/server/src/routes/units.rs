@@ -282,8 +282,14 @@ async fn create_with_boundaries(
         })
         .collect();
     let problems = topology_report::check_edits(st, &edits).await?;
-    let report = topology_report::save(st, Some(caller.user.id), &problems).await?;
-    topology_report::decide(&report, "topology_invalid", accept_warnings)?;
+    let report = topology_report::judge(
+        st,
+        Some(caller.user.id),
+        &problems,
+        "topology_invalid",
+        accept_warnings,
+    )
+    .await?;
     let rows: Vec<(NewUnit, Option<NewBoundary>)> = items
         .into_iter()
         .map(|(n, g, _)| {
@@ -372,8 +378,8 @@ pub async fn create_grids(
         }
     }
     if !problems.is_empty() {
-        let report = topology_report::save(&st, Some(caller.user.id), &problems).await?;
-        return Err(ApiError::new("topology_invalid").details(report));
+        return topology_report::refuse(&st, Some(caller.user.id), &problems, "topology_invalid")
+            .await;
     }
     let digits = levels
         .sequence_digits(&level)

@@ -45,9 +45,11 @@ pub enum CaseAction {
     NotFile,
     /// A grid worker settles a simple matter at once; it goes straight to the check.
     HandleOnSpot,
-    /// To the next level up (grid → village → town → county); the state stays.
+    /// To the next level up (grid → village → town → county), which receives it as a report.
     Escalate,
     Dispatch,
+    /// The handling unit's own staff take a filed case into handling (no department needed).
+    Take,
     DeptAccept,
     /// 回退: the department sends it back for re-dispatch (改派).
     Return,
@@ -70,6 +72,8 @@ pub enum CaseAction {
     /// 督办: a flag with a comment and a new deadline; the state stays.
     Supervise,
     Void,
+    /// A duplicate joins the original case: it ends here and its reporter follows the original.
+    Merge,
 }
 
 /// Who acts, as the case loop sees the roles.
@@ -141,13 +145,13 @@ const RULES: &[Rule] = &[
         action: A::File,
         from: &[S::Accepted],
         to: Target::To(S::Filed),
-        who: &[P::Operator, P::Leader],
+        who: &[P::Operator, P::Leader, P::GridStaff],
     },
     Rule {
         action: A::NotFile,
         from: &[S::Accepted],
         to: Target::To(S::NotFiled),
-        who: &[P::Operator, P::Leader],
+        who: &[P::Operator, P::Leader, P::GridStaff],
     },
     Rule {
         action: A::HandleOnSpot,
@@ -158,8 +162,14 @@ const RULES: &[Rule] = &[
     Rule {
         action: A::Escalate,
         from: &[S::Reported, S::Accepted, S::Filed, S::InHandling, S::Rework],
-        to: Target::Same,
+        to: Target::To(S::Reported),
         who: &[P::GridStaff, P::Operator, P::Leader, P::System],
+    },
+    Rule {
+        action: A::Take,
+        from: &[S::Filed],
+        to: Target::To(S::InHandling),
+        who: &[P::GridStaff, P::Operator],
     },
     Rule {
         action: A::Dispatch,
@@ -269,6 +279,12 @@ const RULES: &[Rule] = &[
         to: Target::To(S::Voided),
         who: &[P::Leader],
     },
+    Rule {
+        action: A::Merge,
+        from: &[S::Reported, S::Accepted, S::Filed],
+        to: Target::To(S::Voided),
+        who: &[P::Operator, P::Leader, P::GridStaff],
+    },
 ];
 
 /// Where a case stands: its state, and for a parked or deferred case where it resumes.
@@ -358,7 +374,9 @@ pub fn replay(steps: &[(CaseAction, Party)]) -> Result<Flow, (usize, DomainError
 mod tests {
     use super::*;
 
-    const ACTIONS: [CaseAction; 25] = [
+    const ACTIONS: [CaseAction; 27] = [
+        A::Merge,
+        A::Take,
         A::Submit,
         A::Accept,
         A::File,
@@ -399,8 +417,9 @@ mod tests {
         let steps = [
             (A::Submit, P::Resident),
             (A::Accept, P::Operator),
-            (A::File, P::Leader),
             (A::Escalate, P::GridStaff),
+            (A::Accept, P::Operator),
+            (A::File, P::Leader),
             (A::Dispatch, P::Operator),
             (A::DeptAccept, P::Department),
             (A::ReportResult, P::Department),

@@ -33,6 +33,10 @@ pub enum DomainError {
         action: crate::case_flow::CaseAction,
         party: crate::case_flow::Party,
     },
+    #[error("{0}")]
+    CatalogueInvalid(String),
+    #[error("{0}")]
+    AnswersInvalid(String),
 }
 
 impl DomainError {
@@ -46,6 +50,8 @@ impl DomainError {
             DomainError::ChangeInvalid(_) => "change_invalid",
             DomainError::IllegalTransition { .. } => "illegal_transition",
             DomainError::ActionForbidden { .. } => "forbidden",
+            DomainError::CatalogueInvalid(_) => "catalogue_invalid",
+            DomainError::AnswersInvalid(_) => "answers_invalid",
         }
     }
 

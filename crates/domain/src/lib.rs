@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod case_flow;
+pub mod catalogue;
 pub mod change;
 pub mod clock;
 pub mod error;

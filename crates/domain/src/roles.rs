@@ -16,14 +16,22 @@ pub enum Permission {
     UserManage,
     #[serde(rename = "audit.read")]
     AuditRead,
+    /// Read the cases of the territory (departments see only what is assigned to them).
+    #[serde(rename = "case.read")]
+    CaseRead,
+    /// Edit the case catalogue, the departments and the working calendar.
+    #[serde(rename = "case.configure")]
+    CaseConfigure,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] = [
+    pub const ALL: [Permission; 6] = [
         Permission::TerritoryRead,
         Permission::TerritoryWrite,
         Permission::UserManage,
         Permission::AuditRead,
+        Permission::CaseRead,
+        Permission::CaseConfigure,
     ];
 
     pub fn key(self) -> &'static str {
@@ -32,6 +40,8 @@ impl Permission {
             Permission::TerritoryWrite => "territory.write",
             Permission::UserManage => "user.manage",
             Permission::AuditRead => "audit.read",
+            Permission::CaseRead => "case.read",
+            Permission::CaseConfigure => "case.configure",
         }
     }
 }
@@ -110,17 +120,21 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::SystemAdmin => &[TerritoryRead, TerritoryWrite, UserManage, AuditRead],
-            Role::CenterLeader | Role::CenterOperator | Role::GridHead => {
-                &[TerritoryRead, TerritoryWrite]
-            }
-            Role::DepartmentHandler
-            | Role::GridWorkerFull
+            Role::SystemAdmin => &[
+                TerritoryRead,
+                TerritoryWrite,
+                UserManage,
+                AuditRead,
+                CaseRead,
+                CaseConfigure,
+            ],
+            Role::CenterLeader => &[TerritoryRead, TerritoryWrite, CaseRead, CaseConfigure],
+            Role::CenterOperator | Role::GridHead => &[TerritoryRead, TerritoryWrite, CaseRead],
+            Role::GridWorkerFull
             | Role::GridWorkerPart
             | Role::GridInstructor
-            | Role::MicroGridHead
-            | Role::Volunteer
-            | Role::Resident => &[TerritoryRead],
+            | Role::MicroGridHead => &[TerritoryRead, CaseRead],
+            Role::DepartmentHandler | Role::Volunteer | Role::Resident => &[TerritoryRead],
         }
     }
 

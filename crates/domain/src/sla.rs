@@ -38,7 +38,7 @@ pub enum Alert {
 }
 
 /// One stage's clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageClock {
     pub started: DateTime,
     pub limit: Limit,
@@ -84,6 +84,21 @@ impl StageClock {
         }
         let total = self.allowed(cal) + self.parked_minutes(cal, now);
         cal.add_minutes(self.started, total)
+    }
+
+    /// The next warning this clock will raise after `now`, and when: `None` once breached, while
+    /// parked, or without working time.
+    pub fn next_alert(&self, cal: &Calendar, now: DateTime) -> Option<(Alert, DateTime)> {
+        let deadline = self.deadline(cal, now)?;
+        let allowed = self.allowed(cal);
+        let parked = self.parked_minutes(cal, now);
+        let at_share = |pct: i64| cal.add_minutes(self.started, allowed * pct / 100 + parked);
+        match self.alert(cal, now) {
+            Alert::OnTime => Some((Alert::Half, at_share(50)?)),
+            Alert::Half => Some((Alert::ThreeQuarters, at_share(75)?)),
+            Alert::ThreeQuarters => Some((Alert::Breached, deadline)),
+            Alert::Breached => None,
+        }
     }
 
     /// Past the deadline is a breach (a parked clock never breaches); otherwise the share of the
@@ -143,6 +158,29 @@ mod tests {
         c.extended_minutes = 120;
         assert_eq!(c.deadline(&cal, at(11, 24, 10, 0)), Some(at(11, 25, 11, 0)));
         assert_eq!(c.alert(&cal, at(11, 24, 12, 0)), Alert::OnTime);
+    }
+
+    #[test]
+    fn the_next_warning_and_when() {
+        let cal = Calendar::standard();
+        let c = StageClock::new(at(11, 23, 10, 0), Limit::WorkingHours(4));
+        let t0 = at(11, 23, 10, 0);
+        assert_eq!(
+            c.next_alert(&cal, t0),
+            Some((Alert::Half, at(11, 23, 12, 0)))
+        );
+        assert_eq!(
+            c.next_alert(&cal, at(11, 23, 13, 0)),
+            Some((Alert::ThreeQuarters, at(11, 23, 14, 30)))
+        );
+        assert_eq!(
+            c.next_alert(&cal, at(11, 23, 14, 30)),
+            Some((Alert::Breached, at(11, 23, 15, 30)))
+        );
+        assert_eq!(c.next_alert(&cal, at(11, 23, 16, 0)), None);
+        // the clock survives storage as JSON
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<StageClock>(&text).unwrap(), c);
     }
 
     #[test]

@@ -23,6 +23,23 @@
 //! attribution = "© 本地图源"
 //! center = [119.0, 33.0]
 //! zoom = 11
+//! [cases]                       # the case loop; each key optional
+//! office_hours = ["08:30-12:00", "13:30-17:30"]
+//! weekdays = [1, 2, 3, 4, 5]    # Monday = 1
+//! media_max_mb = 10
+//! media_types = ["image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime"]
+//! unreported_days = 7           # 漏报: no grid report of the category in this many days before
+//! first_report_days = 7         # 首报: no other report of the category nearby in this many days
+//! reopen_limit = 2              # unsatisfied ratings that reopen a case by themselves
+//! reopen_by = "resident"        # resident: at once; operator: an operator decides
+//! urgent_level = "town"         # urgent cases start here, and every level above is told
+//! auto_escalate = ["grid", "village"]  # levels whose breached cases go up by themselves
+//! [[cases.webhooks]]            # notifications out: format json, dingtalk or wecom
+//! name = "town-duty"
+//! url = "https://oapi.dingtalk.com/robot/send?access_token=…"
+//! format = "dingtalk"
+//! secret = "SEC…"               # DingTalk signing secret (optional)
+//! events = ["created", "escalated", "breached", "supervised", "closed"]
 //! [[levels]]                    # replaces the default list when given
 //! key = "province"
 //! name_zh = "省"
@@ -51,6 +68,106 @@ pub struct Config {
     pub public_url: Option<String>,
     pub grids: GridConfig,
     pub map: MapConfig,
+    pub cases: CaseConfig,
+    /// Where photos and videos of cases are kept (`DIR/media`).
+    pub media_dir: std::path::PathBuf,
+}
+
+/// The case loop's settings (`[cases]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseConfig {
+    pub office_hours: Vec<String>,
+    pub weekdays: Vec<u8>,
+    pub media_max_mb: u64,
+    pub media_types: Vec<String>,
+    pub unreported_days: i64,
+    pub first_report_days: i64,
+    pub reopen_limit: i64,
+    pub reopen_by: String,
+    pub urgent_level: Option<String>,
+    pub auto_escalate: Vec<String>,
+    pub webhooks: Vec<Webhook>,
+}
+
+impl Default for CaseConfig {
+    fn default() -> Self {
+        CaseConfig {
+            office_hours: vec!["08:30-12:00".into(), "13:30-17:30".into()],
+            weekdays: vec![1, 2, 3, 4, 5],
+            media_max_mb: 10,
+            media_types: [
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "video/mp4",
+                "video/quicktime",
+            ]
+            .map(String::from)
+            .to_vec(),
+            unreported_days: 7,
+            first_report_days: 7,
+            reopen_limit: 2,
+            reopen_by: "resident".into(),
+            urgent_level: Some("town".into()),
+            auto_escalate: vec!["grid".into(), "village".into()],
+            webhooks: vec![],
+        }
+    }
+}
+
+/// A robot or endpoint that receives case notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "json_format")]
+    pub format: String,
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+fn json_format() -> String {
+    "json".into()
+}
+
+impl CaseConfig {
+    /// The working calendar's week and hours (dated exceptions come from the database).
+    pub fn calendar(&self) -> anyhow::Result<wangge_domain::worktime::Calendar> {
+        let periods: Vec<&str> = self.office_hours.iter().map(String::as_str).collect();
+        let mut cal = wangge_domain::worktime::Calendar::standard();
+        cal.hours = wangge_domain::worktime::OfficeHours::parse(&periods)?;
+        cal.weekdays = [false; 7];
+        for d in &self.weekdays {
+            anyhow::ensure!((1..=7).contains(d), "weekdays are 1 (Monday) to 7 (Sunday)");
+            cal.weekdays[usize::from(*d - 1)] = true;
+        }
+        Ok(cal)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        self.calendar()?;
+        anyhow::ensure!(self.media_max_mb >= 1, "media_max_mb must be at least 1");
+        anyhow::ensure!(
+            ["resident", "operator"].contains(&self.reopen_by.as_str()),
+            "reopen_by must be resident or operator"
+        );
+        for w in &self.webhooks {
+            anyhow::ensure!(
+                ["json", "dingtalk", "wecom"].contains(&w.format.as_str()),
+                "webhook {}: format must be json, dingtalk or wecom",
+                w.name
+            );
+            anyhow::ensure!(
+                w.url.starts_with("http://") || w.url.starts_with("https://"),
+                "webhook {}: url must start with http:// or https://",
+                w.name
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Catalogues and rules of grids.
@@ -112,6 +229,8 @@ struct FileConfig {
     grids: GridConfig,
     #[serde(default)]
     map: MapConfig,
+    #[serde(default)]
+    cases: CaseConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +274,8 @@ fn unreachable_default() -> Config {
         public_url: None,
         grids: GridConfig::default(),
         map: MapConfig::default(),
+        cases: CaseConfig::default(),
+        media_dir: std::env::temp_dir().join("wangge-media"),
     }
 }
 
@@ -162,12 +283,15 @@ impl Config {
     /// Reads `DIR/wangge.toml` if it exists; the defaults otherwise.
     pub fn load(data_dir: &Path) -> anyhow::Result<Config> {
         let file = data_dir.join("wangge.toml");
-        if !file.exists() {
-            return Ok(Config::default());
-        }
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        Config::parse(&text).with_context(|| format!("in {}", file.display()))
+        let mut config = if file.exists() {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            Config::parse(&text).with_context(|| format!("in {}", file.display()))?
+        } else {
+            Config::default()
+        };
+        config.media_dir = data_dir.join("media");
+        Ok(config)
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Config> {
@@ -208,6 +332,7 @@ impl Config {
                 "public_url must start with http:// or https://"
             );
         }
+        f.cases.check()?;
         Ok(Config {
             levels,
             password_policy: PasswordPolicy {
@@ -222,6 +347,8 @@ impl Config {
             public_url: f.public_url.map(|u| u.trim_end_matches('/').to_string()),
             grids: f.grids,
             map: f.map,
+            cases: f.cases,
+            media_dir: std::env::temp_dir().join("wangge-media"),
         })
     }
 

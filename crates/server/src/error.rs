@@ -26,6 +26,67 @@ pub struct ErrorBody {
 
 /// Every error code the API answers with: HTTP status, English and Chinese message.
 pub const CATALOGUE: &[(&str, u16, &str, &str)] = &[
+    ("case_not_found", 404, "Case not found", "未找到该案件"),
+    (
+        "case_conflict",
+        409,
+        "The case was changed by someone else; reload it",
+        "案件已被他人更新，请刷新后重试",
+    ),
+    (
+        "illegal_transition",
+        409,
+        "The case's state does not allow this action",
+        "案件当前状态不允许此操作",
+    ),
+    (
+        "unknown_category",
+        422,
+        "Unknown category, or not a leaf category",
+        "未知的事项类别或非末级类别",
+    ),
+    (
+        "department_not_found",
+        404,
+        "Department not found",
+        "未找到该部门",
+    ),
+    (
+        "no_higher_level",
+        409,
+        "There is no higher level to escalate to",
+        "没有可上报的上级",
+    ),
+    (
+        "extension_pending",
+        409,
+        "An extension request is already waiting",
+        "已有待审批的延期申请",
+    ),
+    (
+        "no_extension_request",
+        409,
+        "There is no extension request to decide",
+        "没有待审批的延期申请",
+    ),
+    (
+        "media_too_large",
+        413,
+        "The photo or video is too large",
+        "照片或视频超过大小限制",
+    ),
+    (
+        "catalogue_invalid",
+        422,
+        "The catalogue has errors; nothing was saved",
+        "事项目录有错误，未保存",
+    ),
+    (
+        "answers_invalid",
+        422,
+        "The answers to the category's questions are invalid",
+        "类别附加信息填写有误",
+    ),
     ("unauthenticated", 401, "Please log in", "请先登录"),
     (
         "invalid_credentials",
@@ -353,6 +414,8 @@ impl From<StoreError> for ApiError {
                 "change" => "change_not_found",
                 "assignment" => "assignment_not_found",
                 "photo" => "photo_not_found",
+                "case" => "case_not_found",
+                "department" => "department_not_found",
                 _ => "not_found",
             }),
             StoreError::Rejected { code, message } => ApiError::new(code).msg(message),

@@ -1,6 +1,7 @@
 //! Work the server does on its own: grid changes whose date has come take effect, team
 //! assignments that start or end bring their grants along, and the point-to-grid index follows
-//! boundary changes made by other servers on the same database.
+//! boundary changes made by other servers on the same database; case deadlines raise their
+//! warnings (and escalate where configured), and catalogue edits by other servers are picked up.
 
 use crate::state::AppState;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
     st.grids
         .reload_if_changed(st.store.as_ref(), &st.config.levels)
         .await?;
+    st.cases.catalogue_if_changed(st.store.as_ref()).await?;
+    crate::cases::engine::alerts_round(st).await?;
     Ok(())
 }
 

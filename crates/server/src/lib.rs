@@ -1,6 +1,7 @@
 //! The Wangge HTTP server: JSON API, authentication, and the embedded web app.
 
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod error;
 mod extract;
@@ -111,6 +112,9 @@ async fn body_limit(
     let path = req.uri().path();
     let limit = if path == "/api/v1/units/import" || path == "/api/v1/boundaries/import" {
         IMPORT_LIMIT
+    } else if path == "/api/v1/media" || path == "/api/v1/public/media" {
+        // the configured media limit is checked by the handler, with its own error code
+        IMPORT_LIMIT
     } else if path.starts_with("/api/v1/users/") && path.ends_with("/photo") {
         routes::users::PHOTO_LIMIT + 1
     } else {
@@ -131,7 +135,12 @@ async fn body_limit(
 /// Serves until ctrl-c, with the point-to-grid index loaded and the scheduled work running.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     state.load_grids().await?;
+    state
+        .cases
+        .load(state.store.as_ref(), &state.config)
+        .await?;
     jobs::spawn(state.clone());
+    cases::notify::spawn_outbox(state.clone());
     let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -1,3 +1,4 @@
+use crate::cases::CaseRuntime;
 use crate::config::Config;
 use crate::grid_index::GridIndex;
 use std::sync::Arc;
@@ -12,6 +13,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The point-to-grid index; empty until [`AppState::load_grids`] or the first boundary change.
     pub grids: Arc<GridIndex>,
+    /// The case catalogue, working calendar and classifier in use.
+    pub cases: Arc<CaseRuntime>,
 }
 
 impl AppState {
@@ -21,6 +24,7 @@ impl AppState {
             config: Arc::new(config),
             clock,
             grids: Arc::default(),
+            cases: Arc::default(),
         }
     }
 

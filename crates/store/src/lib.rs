@@ -3,6 +3,9 @@
 //! Territory scope is enforced here, in the queries: every read and write of territory data takes
 //! the caller's [`Scope`] and never sees or touches a unit outside it.
 
+mod case_queries;
+mod case_store;
+mod case_types;
 mod error;
 mod grid_queries;
 mod grid_store;
@@ -14,6 +17,8 @@ mod sqlite;
 pub mod testing;
 mod types;
 
+pub use case_store::{CaseStore, NewMedia};
+pub use case_types::*;
 pub use error::{StoreError, StoreResult};
 pub use grid_store::GridStore;
 pub use grid_types::*;
@@ -44,7 +49,7 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Arc<dyn Store
 }
 
 #[async_trait]
-pub trait Store: GridStore + Send + Sync + 'static {
+pub trait Store: GridStore + CaseStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

@@ -6,6 +6,7 @@ pub(crate) type Migrations = &'static [(i64, &'static str)];
 pub(crate) const SQLITE: Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, include_str!("../migrations/sqlite/0002_grids.sql")),
+    (3, include_str!("../migrations/sqlite/0003_cases.sql")),
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
@@ -14,4 +15,5 @@ pub(crate) const POSTGRES: Migrations = &[
         include_str!("../migrations/postgres/0001_foundation.sql"),
     ),
     (2, include_str!("../migrations/postgres/0002_grids.sql")),
+    (3, include_str!("../migrations/postgres/0003_cases.sql")),
 ];

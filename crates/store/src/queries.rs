@@ -1235,6 +1235,7 @@ macro_rules! impl_store {
         }
 
         $crate::grid_queries::impl_grid_store!($store, $db);
+        $crate::case_queries::impl_case_store!($store, $db);
         }
     };
 }

@@ -1577,3 +1577,337 @@ async fn team_assignments_drive_grants() {
         verify_chain(s).await;
     }
 }
+
+fn sample_case(s_unit: &Unit, client_id: &str, channel: &str, lat: f64, lng: f64) -> NewCase {
+    use wangge_domain::case_flow::CaseState;
+    let c = Case {
+        id: 0,
+        number: "20260101".into(),
+        client_id: client_id.into(),
+        tracking_code: format!("T{client_id}"),
+        channel: channel.into(),
+        state: CaseState::Reported,
+        resume_to: None,
+        unit_id: s_unit.id,
+        unit_code: s_unit.code.clone(),
+        unit_name: s_unit.name.clone(),
+        unit_path: s_unit.path.clone(),
+        handling_unit_id: s_unit.id,
+        handling_code: s_unit.code.clone(),
+        handling_name: s_unit.name.clone(),
+        handling_level: s_unit.level.clone(),
+        handling_path: s_unit.path.clone(),
+        category: Some("G0401".into()),
+        category_name: Some("市容环境 / 暴露垃圾".into()),
+        nature: "demand".into(),
+        urgent: false,
+        description: "小区门口垃圾堆了三天没人清运".into(),
+        address: "城南社区3号楼".into(),
+        lat: Some(lat),
+        lng: Some(lng),
+        answers: serde_json::json!({}),
+        reporter_id: None,
+        reporter_name: Some("张三".into()),
+        reporter_phone: Some("13800001234".into()),
+        confidential: false,
+        media: vec![],
+        created_at: T0,
+        updated_at: T0,
+        version: 1,
+        stage: Some("accept".into()),
+        clock: None,
+        deadline_at: Some(T0 + 3_600_000),
+        next_alert_at: Some(T0 + 1_800_000),
+        alert: wangge_domain::sla::Alert::OnTime,
+        supervision: None,
+        merged_into: None,
+        rework_count: 0,
+        reopen_count: 0,
+        extension_count: 0,
+        extension: None,
+        rating: None,
+        closed_at: None,
+        first_report: false,
+        errand: None,
+        detail: serde_json::json!({}),
+    };
+    NewCase {
+        event: NewCaseEvent {
+            actor_id: None,
+            actor_name: "resident".into(),
+            party: "resident".into(),
+            action: "submit".into(),
+            from_state: CaseState::Draft,
+            to_state: CaseState::Reported,
+            note: String::new(),
+            data: serde_json::json!({}),
+            media: vec![],
+        },
+        case: c,
+    }
+}
+
+#[tokio::test]
+async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
+    use wangge_domain::case_flow::CaseState;
+    for db in backends().await {
+        let s = db.store.as_ref();
+        seed_tree(s).await;
+        let (grid, _) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
+        let (other, _) = s.unit_get(&Scope::All, "320831100001").await.unwrap();
+        let worker = user(s, "worker").await;
+        let note = NewNotification {
+            user_id: worker,
+            kind: "created".into(),
+            title: "新案件".into(),
+            body: "b".into(),
+        };
+        let out = NewOutbox {
+            target: "duty".into(),
+            payload: serde_json::json!({"event": "created"}),
+        };
+
+        // the same client id twice gives one case; numbers run per day
+        let (a, created) = s
+            .case_create(
+                &admin(),
+                sample_case(&grid, "client-0001", "resident", 33.0, 119.0),
+                std::slice::from_ref(&note),
+                std::slice::from_ref(&out),
+            )
+            .await
+            .unwrap();
+        assert!(created, "{}", db.name);
+        assert_eq!(a.number, "20260101-00001");
+        let (again, created) = s
+            .case_create(
+                &admin(),
+                sample_case(&grid, "client-0001", "resident", 33.0, 119.0),
+                &[],
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(again.id, a.id);
+        let (b, _) = s
+            .case_create(
+                &admin(),
+                sample_case(&other, "client-0002", "grid", 33.001, 119.0),
+                &[],
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(b.number, "20260101-00002");
+        assert_eq!(s.case_count().await.unwrap(), 2);
+        assert_eq!(s.case_by_tracking("Tclient-0001").await.unwrap().id, a.id);
+
+        // a save over a stale version is refused; a fresh one moves the version on
+        let dept = s
+            .department_create(
+                &Scope::All,
+                &admin(),
+                &NewDepartment {
+                    code: "cg".into(),
+                    name: "城管局".into(),
+                    kind: "urban_management".into(),
+                    unit_code: "320831".into(),
+                    phone: None,
+                },
+            )
+            .await
+            .unwrap();
+        let handler = user(s, "handler").await;
+        let d = s
+            .department_member_set(&Scope::All, &admin(), dept.id, handler, true)
+            .await
+            .unwrap();
+        assert_eq!(d.members.len(), 1);
+        assert_eq!(s.departments_of_user(handler).await.unwrap(), vec![dept.id]);
+        // membership grants the department's territory for reading
+        assert!(
+            s.grants_of(handler)
+                .await
+                .unwrap()
+                .iter()
+                .any(|g| g.role == Role::DepartmentHandler)
+        );
+        let mut next = a.clone();
+        next.state = CaseState::Dispatched;
+        let w = |c: Case| CaseWrite {
+            case: c,
+            event: NewCaseEvent {
+                actor_id: None,
+                actor_name: "op".into(),
+                party: "operator".into(),
+                action: "dispatch".into(),
+                from_state: CaseState::Filed,
+                to_state: CaseState::Dispatched,
+                note: String::new(),
+                data: serde_json::json!({}),
+                media: vec![7],
+            },
+            assignments: vec![AssignmentOp::Add {
+                department_id: dept.id,
+                lead: true,
+                deadline_at: Some(T0 + 10),
+            }],
+            notifications: vec![],
+            outbox: vec![],
+        };
+        let saved = s.case_save(&admin(), w(next.clone())).await.unwrap();
+        assert_eq!(saved.version, 2);
+        assert_eq!(saved.state, CaseState::Dispatched);
+        let err = s.case_save(&admin(), w(next)).await.unwrap_err();
+        assert_eq!(code_of(err), "case_conflict");
+        let asg = s.case_assignments(a.id).await.unwrap();
+        assert_eq!(asg.len(), 1, "the refused save added nothing");
+        assert_eq!(asg[0].department_name, "城管局");
+        assert_eq!(s.case_events(a.id).await.unwrap().len(), 2);
+        assert_eq!(s.media_cases(7).await.unwrap(), vec![a.id]);
+        assert!(s.media_cases(77).await.unwrap().is_empty());
+
+        // lists: territory, departments, states, words
+        let grid_scope = Scope::Subtrees(vec![grid.path.clone()]);
+        let page = |f: CaseFilter| async move { s.case_list(&f).await.unwrap() };
+        let (items, total) = page(CaseFilter {
+            scope: Some(grid_scope.clone()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((items.len(), total), (1, 1));
+        let (_, total) = page(CaseFilter {
+            scope: Some(Scope::Subtrees(vec![])),
+            department_ids: vec![dept.id],
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(total, 1, "a department sees what is assigned to it");
+        let (_, total) = page(CaseFilter {
+            states: vec![CaseState::Reported],
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(total, 1);
+        let (_, total) = page(CaseFilter {
+            q: Some("垃圾".into()),
+            category: Some("G04".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(total, 2);
+        let (_, total) = page(CaseFilter {
+            overdue_at: Some(T0 + 3_600_001),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(total, 2);
+
+        // nearby within the radius only; due warnings; unreported
+        let near = s
+            .cases_nearby(&NearbyQuery {
+                category: Some("G0401".into()),
+                lat: 33.0,
+                lng: 119.0,
+                radius_m: 250.0,
+                since: 0,
+                open_only: true,
+                channel: None,
+                exclude_id: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            near.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![a.id, b.id]
+        );
+        let near = s
+            .cases_nearby(&NearbyQuery {
+                category: Some("G0401".into()),
+                lat: 33.0,
+                lng: 119.0,
+                radius_m: 50.0,
+                since: 0,
+                open_only: true,
+                channel: None,
+                exclude_id: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(near.len(), 1);
+        assert_eq!(
+            s.cases_alert_due(T0 + 1_800_000, 10).await.unwrap().len(),
+            2
+        );
+        assert_eq!(s.cases_alert_due(T0, 10).await.unwrap().len(), 0);
+        let unrep = s
+            .cases_unreported(&Scope::All, 0, 7 * 86_400_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            unrep.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![a.id],
+            "the resident's case had no grid report before it"
+        );
+
+        // notifications and the outbox
+        assert_eq!(s.notifications_unread(worker).await.unwrap(), 1);
+        assert_eq!(s.notifications_read(worker, None).await.unwrap(), 1);
+        assert_eq!(s.notifications_unread(worker).await.unwrap(), 0);
+        let due = s.outbox_due(T0, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        s.outbox_attempt(due[0].id, Some("HTTP 500"), Some(T0 + 30_000))
+            .await
+            .unwrap();
+        assert!(s.outbox_due(T0, 10).await.unwrap().is_empty());
+        s.outbox_attempt(due[0].id, Some("HTTP 500"), None)
+            .await
+            .unwrap();
+        assert_eq!(s.outbox_list(true, 10).await.unwrap().len(), 1);
+        s.outbox_retry(&admin(), due[0].id).await.unwrap();
+        s.outbox_attempt(due[0].id, None, None).await.unwrap();
+        let done = s.outbox_list(false, 10).await.unwrap();
+        assert!(done[0].delivered_at.is_some() && !done[0].dead && done[0].attempts == 3);
+
+        // calendar, catalogue versions, media
+        s.calendar_set(
+            &admin(),
+            &[CalendarDay {
+                day: "2026-10-01".into(),
+                kind: "holiday".into(),
+                note: "国庆".into(),
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.calendar_days().await.unwrap().len(), 1);
+        s.calendar_delete(&admin(), "2026-10-01").await.unwrap();
+        assert!(s.calendar_days().await.unwrap().is_empty());
+        assert!(s.catalogue_current().await.unwrap().is_none());
+        s.catalogue_save(&admin(), "v1", "{}").await.unwrap();
+        let v2 = s
+            .catalogue_save(&admin(), "v2", "{\"trees\":[]}")
+            .await
+            .unwrap();
+        assert_eq!(s.catalogue_current().await.unwrap().unwrap().id, v2.id);
+        assert_eq!(s.catalogue_versions(10).await.unwrap().len(), 2);
+        let m = NewMedia {
+            sha256: "ab".repeat(32),
+            content_type: "image/png".into(),
+            size: 10,
+            path: "ab/ab/x.png".into(),
+        };
+        let m1 = s.media_put(&admin(), &m).await.unwrap();
+        assert_eq!(s.media_put(&admin(), &m).await.unwrap().id, m1.id);
+        assert!(verify_chain(s).await > 0);
+        db.clock.advance_ms(1);
+    }
+}

@@ -8,7 +8,7 @@ mod tokenize;
 
 pub use classifier::{Classifier, TrainOptions};
 pub use dataset::{
-    BuiltinCategory, builtin_categories, builtin_examples, fresh_examples, is_held_out, parse_tsv,
-    split_builtin,
+    BuiltinCategory, builtin_categories, builtin_examples, builtin_keywords, fresh_examples,
+    is_held_out, parse_tsv, split_builtin,
 };
 pub use tokenize::{is_stop_word, tokens};

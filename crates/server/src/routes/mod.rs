@@ -2,11 +2,18 @@
 
 mod audit;
 mod auth;
-mod boundaries;
+pub(crate) mod boundaries;
+mod calendar;
+mod cases;
+mod catalogue;
 mod changes;
+mod departments;
 mod health;
 mod locate;
+mod media;
 mod meta;
+mod notifications;
+mod public_cases;
 mod publicity;
 mod teams;
 mod tokens;
@@ -33,6 +40,9 @@ use utoipa_axum::routes;
         (name = "territory", description = "The territory tree: units and grids"),
         (name = "grids", description = "Boundaries, the map, point-to-grid lookup, grid changes"),
         (name = "teams", description = "Grid teams, the team report, publicity boards and QR codes"),
+        (name = "cases", description = "Cases: report, list, act, suggestions, boards, media, notifications"),
+        (name = "catalogue", description = "The case catalogue, departments and the working calendar"),
+        (name = "public", description = "For residents without an account: report, track, rate, disclosure"),
         (name = "users", description = "Users and grants (administrators)"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "audit", description = "The audit log (administrators)"),
@@ -116,6 +126,38 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::search))
+        .routes(routes!(cases::list, cases::create))
+        .routes(routes!(cases::suggest))
+        .routes(routes!(cases::unreported))
+        .routes(routes!(cases::overdue))
+        .routes(routes!(cases::get))
+        .routes(routes!(cases::act))
+        .routes(routes!(cases::duplicates))
+        .routes(routes!(cases::reporter))
+        .routes(routes!(cases::retrain))
+        .routes(routes!(catalogue::get))
+        .routes(routes!(catalogue::put_category, catalogue::delete_category))
+        .routes(routes!(catalogue::import))
+        .routes(routes!(catalogue::export))
+        .routes(routes!(catalogue::versions))
+        .routes(routes!(departments::list, departments::create))
+        .routes(routes!(departments::add_member, departments::remove_member))
+        .routes(routes!(calendar::get))
+        .routes(routes!(calendar::import))
+        .routes(routes!(calendar::delete_day))
+        .routes(routes!(calendar::deadline))
+        .routes(routes!(media::upload))
+        .routes(routes!(media::get))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::outbox))
+        .routes(routes!(notifications::retry))
+        .routes(routes!(public_cases::report))
+        .routes(routes!(public_cases::upload))
+        .routes(routes!(public_cases::track))
+        .routes(routes!(public_cases::rate))
+        .routes(routes!(public_cases::case_media))
+        .routes(routes!(public_cases::disclosed))
         .split_for_parts()
 }
 

@@ -1,0 +1,1181 @@
+//! The SQL of [`crate::CaseStore`], shared by both backends like `queries.rs`: the macro is
+//! expanded inside each backend's `shared` module, next to `append_audit` and `begin_write`.
+
+use crate::{StoreError, StoreResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wangge_domain::roles::Scope;
+use wangge_domain::territory::path;
+
+pub(crate) const CASE_SELECT: &str = "SELECT c.*, u.code AS unit_code, u.name AS unit_name, \
+    h.code AS handling_code, h.name AS handling_name, h.level AS handling_level \
+    FROM cases c JOIN units u ON u.id = c.unit_id JOIN units h ON h.id = c.handling_unit_id";
+
+pub(crate) const ASSIGNMENT_SELECT: &str = "SELECT a.*, d.code AS department_code, \
+    d.name AS department_name FROM case_assignments a JOIN departments d ON d.id = a.department_id";
+
+pub(crate) const DEPARTMENT_SELECT: &str = "SELECT d.id, d.code, d.name, d.kind, d.phone, d.retired, \
+    u.code AS unit_code, u.name AS unit_name, u.path AS unit_path \
+    FROM departments d JOIN units u ON u.id = d.unit_id";
+
+pub(crate) const OUTBOX_SELECT: &str = "SELECT id, target, payload, created_at, attempts, \
+    next_attempt_at, last_error, delivered_at, dead FROM outbox";
+
+/// A value to bind to a numbered placeholder.
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Placeholders numbered in the order their values are pushed.
+#[derive(Default)]
+pub(crate) struct Args(pub(crate) Vec<Arg>);
+
+impl Args {
+    pub(crate) fn text(&mut self, v: impl Into<String>) -> String {
+        self.0.push(Arg::Text(v.into()));
+        format!("${}", self.0.len())
+    }
+
+    pub(crate) fn int(&mut self, v: i64) -> String {
+        self.0.push(Arg::Int(v));
+        format!("${}", self.0.len())
+    }
+
+    /// A condition keeping `column` (a materialised path) inside the scope.
+    pub(crate) fn in_scope(&mut self, scope: &Scope, column: &str) -> String {
+        match scope {
+            Scope::All => "1=1".into(),
+            Scope::Subtrees(tops) if tops.is_empty() => "1=0".into(),
+            Scope::Subtrees(tops) => {
+                let parts: Vec<String> = tops
+                    .iter()
+                    .map(|t| {
+                        let lo = self.text(t.clone());
+                        let hi = self.text(path::subtree_upper(t));
+                        format!("({column} >= {lo} AND {column} < {hi})")
+                    })
+                    .collect();
+                format!("({})", parts.join(" OR "))
+            }
+        }
+    }
+}
+
+/// A serde enum as its stored key (`in_handling`).
+pub(crate) fn key_of<T: Serialize>(v: &T) -> StoreResult<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Database("enum without a key".into())),
+    }
+}
+
+pub(crate) fn from_key<T: DeserializeOwned>(key: &str) -> StoreResult<T> {
+    serde_json::from_value(serde_json::Value::String(key.to_owned()))
+        .map_err(|e| StoreError::Database(format!("stored key `{key}`: {e}")))
+}
+
+/// Distance in metres between two WGS-84 points (haversine).
+pub(crate) fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let r = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * r * a.sqrt().asin()
+}
+
+/// The conflict when a case changed between reading and saving it.
+pub(crate) fn case_conflict() -> StoreError {
+    StoreError::rejected(
+        "case_conflict",
+        "the case was changed by someone else; reload it and try again",
+    )
+}
+
+macro_rules! impl_case_store {
+    ($store:ident, $db:ty) => {
+        use $crate::case_queries::{
+            ASSIGNMENT_SELECT as CASE_ASSIGNMENT_SELECT, Arg, Args, CASE_SELECT, DEPARTMENT_SELECT,
+            OUTBOX_SELECT, case_conflict, distance_m, from_key, key_of,
+        };
+        use $crate::case_store::{CaseStore, NewMedia};
+        use $crate::case_types::*;
+
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+        fn bind_args(mut q: Query<'_>, args: Args) -> Query<'_> {
+            for a in args.0 {
+                q = match a {
+                    Arg::Text(s) => q.bind(s),
+                    Arg::Int(v) => q.bind(v),
+                };
+            }
+            q
+        }
+
+        fn opt_json(r: &DbRow, col: &str) -> StoreResult<Option<serde_json::Value>> {
+            let t: Option<String> = r.try_get(col)?;
+            t.map(|t| $crate::grid_queries::json_parse(&t)).transpose()
+        }
+
+        fn case_from_row(r: &DbRow) -> StoreResult<Case> {
+            let state: String = r.try_get("state")?;
+            let resume: Option<String> = r.try_get("resume_to")?;
+            let clock: Option<String> = r.try_get("clock")?;
+            let alert: String = r.try_get("alert")?;
+            Ok(Case {
+                id: r.try_get("id")?,
+                number: r.try_get("number")?,
+                client_id: r.try_get("client_id")?,
+                tracking_code: r.try_get("tracking_code")?,
+                channel: r.try_get("channel")?,
+                state: from_key(&state)?,
+                resume_to: resume.as_deref().map(from_key).transpose()?,
+                unit_id: r.try_get("unit_id")?,
+                unit_code: r.try_get("unit_code")?,
+                unit_name: r.try_get("unit_name")?,
+                unit_path: r.try_get("unit_path")?,
+                handling_unit_id: r.try_get("handling_unit_id")?,
+                handling_code: r.try_get("handling_code")?,
+                handling_name: r.try_get("handling_name")?,
+                handling_level: r.try_get("handling_level")?,
+                handling_path: r.try_get("handling_path")?,
+                category: r.try_get("category")?,
+                category_name: r.try_get("category_name")?,
+                nature: r.try_get("nature")?,
+                urgent: r.try_get("urgent")?,
+                description: r.try_get("description")?,
+                address: r.try_get("address")?,
+                lat: r.try_get("lat")?,
+                lng: r.try_get("lng")?,
+                answers: json_parse(&r.try_get::<String, _>("answers")?)?,
+                reporter_id: r.try_get("reporter_id")?,
+                reporter_name: r.try_get("reporter_name")?,
+                reporter_phone: r.try_get("reporter_phone")?,
+                confidential: r.try_get("confidential")?,
+                media: json_parse(&r.try_get::<String, _>("media")?)?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+                version: r.try_get("version")?,
+                stage: r.try_get("stage")?,
+                clock: clock.as_deref().map(json_parse).transpose()?,
+                deadline_at: r.try_get("deadline_at")?,
+                next_alert_at: r.try_get("next_alert_at")?,
+                alert: from_key(&alert)?,
+                supervision: opt_json(r, "supervision")?,
+                merged_into: r.try_get("merged_into")?,
+                rework_count: r.try_get("rework_count")?,
+                reopen_count: r.try_get("reopen_count")?,
+                extension_count: r.try_get("extension_count")?,
+                extension: opt_json(r, "extension")?,
+                rating: r.try_get("rating")?,
+                closed_at: r.try_get("closed_at")?,
+                first_report: r.try_get("first_report")?,
+                errand: opt_json(r, "errand")?,
+                detail: json_parse(&r.try_get::<String, _>("detail")?)?,
+            })
+        }
+
+        fn event_from_row(r: &DbRow) -> StoreResult<CaseEvent> {
+            Ok(CaseEvent {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_name: r.try_get("actor_name")?,
+                party: r.try_get("party")?,
+                action: r.try_get("action")?,
+                from_state: from_key(&r.try_get::<String, _>("from_state")?)?,
+                to_state: from_key(&r.try_get::<String, _>("to_state")?)?,
+                note: r.try_get("note")?,
+                data: json_parse(&r.try_get::<String, _>("data")?)?,
+                media: json_parse(&r.try_get::<String, _>("media")?)?,
+            })
+        }
+
+        fn case_assignment_from_row(r: &DbRow) -> StoreResult<CaseAssignment> {
+            Ok(CaseAssignment {
+                id: r.try_get("id")?,
+                case_id: r.try_get("case_id")?,
+                department_id: r.try_get("department_id")?,
+                department_code: r.try_get("department_code")?,
+                department_name: r.try_get("department_name")?,
+                lead: r.try_get("lead")?,
+                status: r.try_get("status")?,
+                dispatched_at: r.try_get("dispatched_at")?,
+                deadline_at: r.try_get("deadline_at")?,
+                finished_at: r.try_get("finished_at")?,
+                note: r.try_get("note")?,
+            })
+        }
+
+        fn outbox_from_row(r: &DbRow) -> StoreResult<OutboxItem> {
+            Ok(OutboxItem {
+                id: r.try_get("id")?,
+                target: r.try_get("target")?,
+                payload: json_parse(&r.try_get::<String, _>("payload")?)?,
+                created_at: r.try_get("created_at")?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                delivered_at: r.try_get("delivered_at")?,
+                dead: r.try_get("dead")?,
+            })
+        }
+
+        fn catalogue_from_row(r: &DbRow, with_data: bool) -> StoreResult<CatalogueVersion> {
+            Ok(CatalogueVersion {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+                note: r.try_get("note")?,
+                data: if with_data { r.try_get("data")? } else { String::new() },
+            })
+        }
+
+        async fn department_in(tx: &mut Tx, id: i64) -> StoreResult<Department> {
+            let sql = format!("{DEPARTMENT_SELECT} WHERE d.id = $1");
+            let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?
+                .ok_or(StoreError::NotFound("department"))?;
+            let members = sqlx::query(
+                "SELECT u.id, u.username, u.display_name FROM department_members m \
+                 JOIN users u ON u.id = m.user_id WHERE m.department_id = $1 ORDER BY u.id",
+            )
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|m| Ok(DepartmentMember {
+                user_id: m.try_get("id")?,
+                username: m.try_get("username")?,
+                display_name: m.try_get("display_name")?,
+            }))
+            .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Department {
+                id: r.try_get("id")?,
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                unit_code: r.try_get("unit_code")?,
+                unit_name: r.try_get("unit_name")?,
+                unit_path: r.try_get("unit_path")?,
+                phone: r.try_get("phone")?,
+                retired: r.try_get("retired")?,
+                members,
+            })
+        }
+
+        async fn case_in(tx: &mut Tx, id: i64) -> StoreResult<Case> {
+            let sql = format!("{CASE_SELECT} WHERE c.id = $1");
+            let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?
+                .ok_or(StoreError::NotFound("case"))?;
+            case_from_row(&r)
+        }
+
+        async fn insert_event(tx: &mut Tx, case_id: i64, now: i64, e: &NewCaseEvent) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO case_events (case_id, at, actor_id, actor_name, party, action, \
+                 from_state, to_state, note, data, media) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(case_id)
+            .bind(now)
+            .bind(e.actor_id)
+            .bind(&e.actor_name)
+            .bind(&e.party)
+            .bind(&e.action)
+            .bind(key_of(&e.from_state)?)
+            .bind(key_of(&e.to_state)?)
+            .bind(&e.note)
+            .bind(json_text(&e.data)?)
+            .bind(json_text(&e.media)?)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Notifications and outbox messages of one step.
+        async fn insert_side_effects(
+            tx: &mut Tx,
+            case_id: i64,
+            now: i64,
+            notes: &[NewNotification],
+            outbox: &[NewOutbox],
+        ) -> StoreResult<()> {
+            for n in notes {
+                sqlx::query(
+                    "INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(n.user_id)
+                .bind(case_id)
+                .bind(&n.kind)
+                .bind(&n.title)
+                .bind(&n.body)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            }
+            for o in outbox {
+                sqlx::query(
+                    "INSERT INTO outbox (target, payload, created_at, attempts, next_attempt_at, dead) \
+                     VALUES ($1, $2, $3, 0, $3, $4)",
+                )
+                .bind(&o.target)
+                .bind(json_text(&o.payload)?)
+                .bind(now)
+                .bind(false)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        fn opt_json_text(v: &Option<serde_json::Value>) -> StoreResult<Option<String>> {
+            v.as_ref().map(json_text).transpose()
+        }
+
+        #[async_trait::async_trait]
+        impl CaseStore for $store {
+            async fn catalogue_current(&self) -> StoreResult<Option<CatalogueVersion>> {
+                let r = sqlx::query("SELECT * FROM catalogue_versions ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                r.map(|r| catalogue_from_row(&r, true)).transpose()
+            }
+
+            async fn catalogue_save(&self, actor: &Actor, note: &str, data: &str) -> StoreResult<CatalogueVersion> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let r = sqlx::query(
+                    "INSERT INTO catalogue_versions (created_at, created_by, note, data) \
+                     VALUES ($1, $2, $3, $4) RETURNING *",
+                )
+                .bind(now)
+                .bind(&actor.name)
+                .bind(note)
+                .bind(data)
+                .fetch_one(&mut *tx)
+                .await?;
+                let v = catalogue_from_row(&r, true)?;
+                let mut ev = AuditEvent::new("catalogue.save", "catalogue", v.id.to_string());
+                ev.detail = serde_json::json!({ "note": note });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+
+            async fn catalogue_versions(&self, limit: i64) -> StoreResult<Vec<CatalogueVersion>> {
+                let rows = sqlx::query(
+                    "SELECT id, created_at, created_by, note FROM catalogue_versions ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| catalogue_from_row(r, false)).collect()
+            }
+
+            async fn calendar_days(&self) -> StoreResult<Vec<CalendarDay>> {
+                let rows = sqlx::query("SELECT day, kind, note FROM calendar_days ORDER BY day")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok(CalendarDay { day: r.try_get("day")?, kind: r.try_get("kind")?, note: r.try_get("note")? }))
+                    .collect()
+            }
+
+            async fn calendar_set(&self, actor: &Actor, days: &[CalendarDay]) -> StoreResult<u64> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                for d in days {
+                    sqlx::query(
+                        "INSERT INTO calendar_days (day, kind, note) VALUES ($1, $2, $3) \
+                         ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, note = excluded.note",
+                    )
+                    .bind(&d.day)
+                    .bind(&d.kind)
+                    .bind(&d.note)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut ev = AuditEvent::new("calendar.set", "calendar", "");
+                ev.detail = serde_json::json!({ "days": days.len() });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                tx.commit().await?;
+                Ok(days.len() as u64)
+            }
+
+            async fn calendar_delete(&self, actor: &Actor, day: &str) -> StoreResult<()> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query("DELETE FROM calendar_days WHERE day = $1")
+                    .bind(day)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound("calendar day"));
+                }
+                append_audit(&mut tx, now, actor, &AuditEvent::new("calendar.delete", "calendar", day)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn department_list(&self) -> StoreResult<Vec<Department>> {
+                let mut tx = self.pool.begin().await?;
+                let ids: Vec<i64> = sqlx::query("SELECT id FROM departments ORDER BY code")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.push(department_in(&mut tx, id).await?);
+                }
+                Ok(out)
+            }
+
+            async fn department_get(&self, id: i64) -> StoreResult<Department> {
+                let mut tx = self.pool.begin().await?;
+                department_in(&mut tx, id).await
+            }
+
+            async fn department_create(&self, scope: &Scope, actor: &Actor, new: &NewDepartment) -> StoreResult<Department> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let unit = unit_in_scope(&mut tx, scope, &new.unit_code)
+                    .await?
+                    .ok_or(StoreError::NotFound("unit"))?;
+                let r = sqlx::query(
+                    "INSERT INTO departments (code, name, kind, unit_id, phone, retired, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(&new.code)
+                .bind(&new.name)
+                .bind(&new.kind)
+                .bind(unit.id)
+                .bind(&new.phone)
+                .bind(false)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::rejected("duplicate_code", format!("department code {} is taken", new.code))
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let id: i64 = r.try_get("id")?;
+                let mut ev = AuditEvent::new("department.create", "department", new.code.clone());
+                ev.detail = serde_json::json!({ "name": new.name, "kind": new.kind, "unit": new.unit_code });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                let d = department_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(d)
+            }
+
+            async fn department_member_set(
+                &self,
+                scope: &Scope,
+                actor: &Actor,
+                department_id: i64,
+                user_id: i64,
+                member: bool,
+            ) -> StoreResult<Department> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let d = department_in(&mut tx, department_id).await?;
+                if !scope.contains_path(&d.unit_path) {
+                    return Err(StoreError::NotFound("department"));
+                }
+                let unit_id: i64 = sqlx::query("SELECT unit_id FROM departments WHERE id = $1")
+                    .bind(department_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("unit_id")?;
+                if member {
+                    sqlx::query(
+                        "INSERT INTO department_members (department_id, user_id) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(department_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound("user"),
+                        _ => e.into(),
+                    })?;
+                    // department staff read the territory their department serves
+                    let has: Option<DbRow> = sqlx::query(
+                        "SELECT id FROM grants WHERE user_id = $1 AND role = 'department_handler' AND unit_id = $2",
+                    )
+                    .bind(user_id)
+                    .bind(unit_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if has.is_none() {
+                        sqlx::query(
+                            "INSERT INTO grants (user_id, role, unit_id, created_at) VALUES ($1, 'department_handler', $2, $3)",
+                        )
+                        .bind(user_id)
+                        .bind(unit_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                } else {
+                    sqlx::query("DELETE FROM department_members WHERE department_id = $1 AND user_id = $2")
+                        .bind(department_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    // the grant goes unless another department on the same unit still needs it
+                    sqlx::query(
+                        "DELETE FROM grants WHERE user_id = $1 AND role = 'department_handler' AND unit_id = $2 \
+                         AND NOT EXISTS (SELECT 1 FROM department_members m JOIN departments o ON o.id = m.department_id \
+                         WHERE m.user_id = $1 AND o.unit_id = $2)",
+                    )
+                    .bind(user_id)
+                    .bind(unit_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut ev = AuditEvent::new(
+                    if member { "department.member_add" } else { "department.member_remove" },
+                    "department",
+                    d.code.clone(),
+                );
+                ev.detail = serde_json::json!({ "user_id": user_id });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                let d = department_in(&mut tx, department_id).await?;
+                tx.commit().await?;
+                Ok(d)
+            }
+
+            async fn departments_of_user(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+                let rows = sqlx::query(
+                    "SELECT m.department_id FROM department_members m JOIN departments d ON d.id = m.department_id \
+                     WHERE m.user_id = $1 AND NOT d.retired",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(|r| r.try_get("department_id")).collect::<Result<_, _>>()?)
+            }
+
+            async fn media_put(&self, actor: &Actor, m: &NewMedia) -> StoreResult<Media> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO media (sha256, content_type, size, path, created_at, uploaded_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(&m.sha256)
+                .bind(&m.content_type)
+                .bind(m.size)
+                .bind(&m.path)
+                .bind(now)
+                .bind(&actor.name)
+                .execute(&mut *tx)
+                .await?;
+                let r = sqlx::query("SELECT * FROM media WHERE sha256 = $1")
+                    .bind(&m.sha256)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                media_from_row(&r)
+            }
+
+            async fn media_get(&self, id: i64) -> StoreResult<Media> {
+                let r = sqlx::query("SELECT * FROM media WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound("media"))?;
+                media_from_row(&r)
+            }
+
+            async fn media_cases(&self, id: i64) -> StoreResult<Vec<i64>> {
+                // media lists are JSON arrays of ids: match the id as a whole element
+                let patterns = [format!("[{id}]"), format!("[{id},%"), format!("%,{id},%"), format!("%,{id}]")];
+                let rows = sqlx::query(
+                    "SELECT id FROM cases WHERE media = $1 OR media LIKE $2 OR media LIKE $3 OR media LIKE $4 \
+                     UNION SELECT case_id FROM case_events WHERE media = $1 OR media LIKE $2 OR media LIKE $3 OR media LIKE $4",
+                )
+                .bind(&patterns[0])
+                .bind(&patterns[1])
+                .bind(&patterns[2])
+                .bind(&patterns[3])
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
+            }
+
+            async fn case_create(
+                &self,
+                actor: &Actor,
+                new: NewCase,
+                notifications: &[NewNotification],
+                outbox: &[NewOutbox],
+            ) -> StoreResult<(Case, bool)> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let c = new.case;
+                if let Some(r) = sqlx::query("SELECT id FROM cases WHERE client_id = $1")
+                    .bind(&c.client_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                {
+                    let id: i64 = r.try_get("id")?;
+                    let existing = case_in(&mut tx, id).await?;
+                    return Ok((existing, false));
+                }
+                // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
+                let prefix = c.number.clone();
+                let last: Option<String> = sqlx::query(
+                    "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
+                )
+                .bind(format!("{prefix}-"))
+                .bind(format!("{prefix}."))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                let seq = last
+                    .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
+                    .unwrap_or(0)
+                    + 1;
+                let number = format!("{prefix}-{seq:05}");
+                let r = sqlx::query(
+                    "INSERT INTO cases (number, client_id, tracking_code, channel, state, resume_to, \
+                     unit_id, unit_path, handling_unit_id, handling_path, category, category_name, nature, \
+                     urgent, description, address, lat, lng, answers, reporter_id, reporter_name, \
+                     reporter_phone, confidential, media, created_at, updated_at, version, stage, clock, \
+                     deadline_at, next_alert_at, alert, supervision, merged_into, rework_count, \
+                     reopen_count, extension_count, extension, rating, closed_at, first_report, errand, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                     $18, $19, $20, $21, $22, $23, $24, $25, $25, 1, $26, $27, $28, $29, $30, $31, $32, \
+                     $33, $34, $35, $36, $37, $38, $39, $40, $41) RETURNING id",
+                )
+                .bind(&number)
+                .bind(&c.client_id)
+                .bind(&c.tracking_code)
+                .bind(&c.channel)
+                .bind(key_of(&c.state)?)
+                .bind(c.resume_to.as_ref().map(key_of).transpose()?)
+                .bind(c.unit_id)
+                .bind(&c.unit_path)
+                .bind(c.handling_unit_id)
+                .bind(&c.handling_path)
+                .bind(&c.category)
+                .bind(&c.category_name)
+                .bind(&c.nature)
+                .bind(c.urgent)
+                .bind(&c.description)
+                .bind(&c.address)
+                .bind(c.lat)
+                .bind(c.lng)
+                .bind(json_text(&c.answers)?)
+                .bind(c.reporter_id)
+                .bind(&c.reporter_name)
+                .bind(&c.reporter_phone)
+                .bind(c.confidential)
+                .bind(json_text(&c.media)?)
+                .bind(now)
+                .bind(&c.stage)
+                .bind(c.clock.as_ref().map(json_text).transpose()?)
+                .bind(c.deadline_at)
+                .bind(c.next_alert_at)
+                .bind(key_of(&c.alert)?)
+                .bind(opt_json_text(&c.supervision)?)
+                .bind(c.merged_into)
+                .bind(c.rework_count)
+                .bind(c.reopen_count)
+                .bind(c.extension_count)
+                .bind(opt_json_text(&c.extension)?)
+                .bind(&c.rating)
+                .bind(c.closed_at)
+                .bind(c.first_report)
+                .bind(opt_json_text(&c.errand)?)
+                .bind(json_text(&c.detail)?)
+                .fetch_one(&mut *tx)
+                .await?;
+                let id: i64 = r.try_get("id")?;
+                insert_event(&mut tx, id, now, &new.event).await?;
+                insert_side_effects(&mut tx, id, now, notifications, outbox).await?;
+                let mut ev = AuditEvent::new("case.create", "case", number.clone());
+                ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                let saved = case_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok((saved, true))
+            }
+
+            async fn case_get(&self, id: i64) -> StoreResult<Case> {
+                let mut conn = self.pool.acquire().await?;
+                let sql = format!("{CASE_SELECT} WHERE c.id = $1");
+                let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await?
+                    .ok_or(StoreError::NotFound("case"))?;
+                case_from_row(&r)
+            }
+
+            async fn case_by_tracking(&self, code: &str) -> StoreResult<Case> {
+                let sql = format!("{CASE_SELECT} WHERE c.tracking_code = $1");
+                let r = sqlx::query(AssertSqlSafe(sql)).bind(code).fetch_optional(&self.pool).await?
+                    .ok_or(StoreError::NotFound("case"))?;
+                case_from_row(&r)
+            }
+
+            async fn case_events(&self, id: i64) -> StoreResult<Vec<CaseEvent>> {
+                let rows = sqlx::query("SELECT * FROM case_events WHERE case_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(event_from_row).collect()
+            }
+
+            async fn case_assignments(&self, id: i64) -> StoreResult<Vec<CaseAssignment>> {
+                let sql = format!("{CASE_ASSIGNMENT_SELECT} WHERE a.case_id = $1 ORDER BY a.id");
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
+                rows.iter().map(case_assignment_from_row).collect()
+            }
+
+            async fn case_save(&self, actor: &Actor, w: CaseWrite) -> StoreResult<Case> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let c = &w.case;
+                let n = sqlx::query(
+                    "UPDATE cases SET state = $1, resume_to = $2, unit_id = $3, unit_path = $4, \
+                     handling_unit_id = $5, handling_path = $6, category = $7, category_name = $8, \
+                     nature = $9, urgent = $10, answers = $11, updated_at = $12, version = version + 1, \
+                     stage = $13, clock = $14, deadline_at = $15, next_alert_at = $16, alert = $17, \
+                     supervision = $18, merged_into = $19, rework_count = $20, reopen_count = $21, \
+                     extension_count = $22, extension = $23, rating = $24, closed_at = $25, \
+                     first_report = $26, errand = $27, detail = $28, address = $29, lat = $30, lng = $31 \
+                     WHERE id = $32 AND version = $33",
+                )
+                .bind(key_of(&c.state)?)
+                .bind(c.resume_to.as_ref().map(key_of).transpose()?)
+                .bind(c.unit_id)
+                .bind(&c.unit_path)
+                .bind(c.handling_unit_id)
+                .bind(&c.handling_path)
+                .bind(&c.category)
+                .bind(&c.category_name)
+                .bind(&c.nature)
+                .bind(c.urgent)
+                .bind(json_text(&c.answers)?)
+                .bind(now)
+                .bind(&c.stage)
+                .bind(c.clock.as_ref().map(json_text).transpose()?)
+                .bind(c.deadline_at)
+                .bind(c.next_alert_at)
+                .bind(key_of(&c.alert)?)
+                .bind(opt_json_text(&c.supervision)?)
+                .bind(c.merged_into)
+                .bind(c.rework_count)
+                .bind(c.reopen_count)
+                .bind(c.extension_count)
+                .bind(opt_json_text(&c.extension)?)
+                .bind(&c.rating)
+                .bind(c.closed_at)
+                .bind(c.first_report)
+                .bind(opt_json_text(&c.errand)?)
+                .bind(json_text(&c.detail)?)
+                .bind(&c.address)
+                .bind(c.lat)
+                .bind(c.lng)
+                .bind(c.id)
+                .bind(c.version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(match case_in(&mut tx, c.id).await {
+                        Ok(_) => case_conflict(),
+                        Err(e) => e,
+                    });
+                }
+                insert_event(&mut tx, c.id, now, &w.event).await?;
+                for op in &w.assignments {
+                    match op {
+                        AssignmentOp::Add { department_id, lead, deadline_at } => {
+                            sqlx::query(
+                                "INSERT INTO case_assignments (case_id, department_id, lead, status, \
+                                 dispatched_at, deadline_at, note) VALUES ($1, $2, $3, 'dispatched', $4, $5, '')",
+                            )
+                            .bind(c.id)
+                            .bind(department_id)
+                            .bind(lead)
+                            .bind(now)
+                            .bind(deadline_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        AssignmentOp::Status { id, status, note, finished } => {
+                            sqlx::query(
+                                "UPDATE case_assignments SET status = $1, note = $2, \
+                                 finished_at = CASE WHEN $3 THEN $4 ELSE finished_at END \
+                                 WHERE id = $5 AND case_id = $6",
+                            )
+                            .bind(status)
+                            .bind(note)
+                            .bind(finished)
+                            .bind(now)
+                            .bind(id)
+                            .bind(c.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                insert_side_effects(&mut tx, c.id, now, &w.notifications, &w.outbox).await?;
+                let mut ev = AuditEvent::new(&format!("case.{}", w.event.action), "case", c.number.clone());
+                ev.detail = serde_json::json!({ "from": w.event.from_state, "to": w.event.to_state });
+                append_audit(&mut tx, now, actor, &ev).await?;
+                let saved = case_in(&mut tx, c.id).await?;
+                tx.commit().await?;
+                Ok(saved)
+            }
+
+            async fn case_list(&self, f: &CaseFilter) -> StoreResult<(Vec<Case>, i64)> {
+                let mut a = Args::default();
+                let mut conds: Vec<String> = Vec::new();
+                // territory: the caller's subtrees, or the departments' assignments
+                let scope_cond = f.scope.as_ref().map(|s| a.in_scope(s, "c.unit_path"));
+                let dept_cond = if f.department_ids.is_empty() {
+                    None
+                } else {
+                    let ids: Vec<String> = f.department_ids.iter().map(|d| a.int(*d)).collect();
+                    Some(format!(
+                        "EXISTS (SELECT 1 FROM case_assignments x WHERE x.case_id = c.id AND x.department_id IN ({}))",
+                        ids.join(", ")
+                    ))
+                };
+                match (scope_cond, dept_cond) {
+                    (Some(s), Some(d)) => conds.push(format!("({s} OR {d})")),
+                    (Some(s), None) => conds.push(s),
+                    (None, Some(d)) => conds.push(d),
+                    (None, None) => {}
+                }
+                if !f.states.is_empty() {
+                    let states: Vec<String> = f
+                        .states
+                        .iter()
+                        .map(|s| key_of(s).map(|k| a.text(k)))
+                        .collect::<StoreResult<_>>()?;
+                    conds.push(format!("c.state IN ({})", states.join(", ")));
+                }
+                if let Some(cat) = &f.category {
+                    let lo = a.text(cat.clone());
+                    let hi = a.text(format!("{cat}\u{10FFFF}"));
+                    conds.push(format!("c.category >= {lo} AND c.category < {hi}"));
+                }
+                if let Some(p) = &f.under_path {
+                    let lo = a.text(p.clone());
+                    let hi = a.text(path::subtree_upper(p));
+                    conds.push(format!("c.unit_path >= {lo} AND c.unit_path < {hi}"));
+                }
+                if !f.handling_under.is_empty() {
+                    let under = a.in_scope(&Scope::Subtrees(f.handling_under.clone()), "c.handling_path");
+                    conds.push(under);
+                }
+                if !f.handling_levels.is_empty() {
+                    let ls: Vec<String> = f.handling_levels.iter().map(|l| a.text(l.clone())).collect();
+                    conds.push(format!(
+                        "c.handling_unit_id IN (SELECT hl.id FROM units hl WHERE hl.id = c.handling_unit_id AND hl.level IN ({}))",
+                        ls.join(", ")
+                    ));
+                }
+                if !f.handling_paths.is_empty() {
+                    let ps: Vec<String> = f.handling_paths.iter().map(|p| a.text(p.clone())).collect();
+                    conds.push(format!("c.handling_path IN ({})", ps.join(", ")));
+                }
+                if let Some(d) = f.department_id {
+                    conds.push(format!(
+                        "EXISTS (SELECT 1 FROM case_assignments y WHERE y.case_id = c.id AND y.department_id = {} \
+                         AND y.status IN ('dispatched', 'accepted'))",
+                        a.int(d)
+                    ));
+                }
+                if let Some(ch) = &f.channel {
+                    conds.push(format!("c.channel = {}", a.text(ch.clone())));
+                }
+                if let Some(t) = f.overdue_at {
+                    conds.push(format!("c.deadline_at < {}", a.int(t)));
+                }
+                if let Some(s) = f.supervised {
+                    conds.push(if s { "c.supervision IS NOT NULL".into() } else { "c.supervision IS NULL".into() });
+                }
+                if let Some(u) = f.urgent {
+                    conds.push(if u { "c.urgent".into() } else { "NOT c.urgent".into() });
+                }
+                if let Some(r) = f.reporter_id {
+                    conds.push(format!("c.reporter_id = {}", a.int(r)));
+                }
+                if let Some(m) = f.merged_into {
+                    conds.push(format!("c.merged_into = {}", a.int(m)));
+                }
+                if let Some(t) = f.from {
+                    conds.push(format!("c.created_at >= {}", a.int(t)));
+                }
+                if let Some(t) = f.to {
+                    conds.push(format!("c.created_at < {}", a.int(t)));
+                }
+                if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                    let like = a.text(like_contains(q));
+                    let exact = a.text(q.to_owned());
+                    conds.push(format!(
+                        "(c.description LIKE {like} ESCAPE '\\' OR c.address LIKE {like} ESCAPE '\\' OR c.number = {exact})"
+                    ));
+                }
+                let where_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+                let count_sql = format!(
+                    "SELECT COUNT(*) AS n FROM cases c{where_sql}"
+                );
+                let mut count_args = Args::default();
+                count_args.0 = a.0.iter().map(|x| match x { Arg::Text(s) => Arg::Text(s.clone()), Arg::Int(v) => Arg::Int(*v) }).collect();
+                let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), count_args)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let lim = a.int(f.limit);
+                let off = a.int(f.offset);
+                let sql = format!("{CASE_SELECT}{where_sql} ORDER BY c.created_at DESC, c.id DESC LIMIT {lim} OFFSET {off}");
+                let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
+                let cases = rows.iter().map(case_from_row).collect::<StoreResult<Vec<_>>>()?;
+                Ok((cases, total))
+            }
+
+            async fn cases_nearby(&self, q: &NearbyQuery) -> StoreResult<Vec<Case>> {
+                let dlat = q.radius_m / 111_320.0;
+                let dlng = q.radius_m / (111_320.0 * q.lat.to_radians().cos().max(0.01));
+                let mut sql = format!(
+                    "{CASE_SELECT} WHERE c.lat BETWEEN $1 AND $2 AND c.lng BETWEEN $3 AND $4 AND c.created_at >= $5 \
+                     AND c.merged_into IS NULL"
+                );
+                let mut a = Args::default();
+                // the first five placeholders are floats and bound below; texts and ints follow
+                for _ in 0..5 { a.0.push(Arg::Int(0)); }
+                if let Some(cat) = &q.category {
+                    sql.push_str(&format!(" AND c.category = {}", a.text(cat.clone())));
+                }
+                if let Some(ch) = &q.channel {
+                    sql.push_str(&format!(" AND c.channel = {}", a.text(ch.clone())));
+                }
+                if let Some(id) = q.exclude_id {
+                    sql.push_str(&format!(" AND c.id <> {}", a.int(id)));
+                }
+                if q.open_only {
+                    sql.push_str(" AND c.state NOT IN ('closed', 'rated', 'not_filed', 'voided', 'draft')");
+                }
+                let mut query = sqlx::query(AssertSqlSafe(sql))
+                    .bind(q.lat - dlat)
+                    .bind(q.lat + dlat)
+                    .bind(q.lng - dlng)
+                    .bind(q.lng + dlng)
+                    .bind(q.since);
+                for arg in a.0.into_iter().skip(5) {
+                    query = match arg {
+                        Arg::Text(s) => query.bind(s),
+                        Arg::Int(v) => query.bind(v),
+                    };
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                let mut found: Vec<(f64, Case)> = rows
+                    .iter()
+                    .map(case_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?
+                    .into_iter()
+                    .filter_map(|c| {
+                        let d = distance_m(q.lat, q.lng, c.lat?, c.lng?);
+                        (d <= q.radius_m).then_some((d, c))
+                    })
+                    .collect();
+                found.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Ok(found.into_iter().take(q.limit.max(0) as usize).map(|(_, c)| c).collect())
+            }
+
+            async fn cases_alert_due(&self, now: i64, limit: i64) -> StoreResult<Vec<Case>> {
+                let sql = format!("{CASE_SELECT} WHERE c.next_alert_at <= $1 ORDER BY c.next_alert_at LIMIT $2");
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(case_from_row).collect()
+            }
+
+            async fn cases_unreported(&self, scope: &Scope, since: i64, window_ms: i64, limit: i64) -> StoreResult<Vec<Case>> {
+                let mut a = Args::default();
+                let scope_cond = a.in_scope(scope, "c.unit_path");
+                let since_p = a.int(since);
+                let window_p = a.int(window_ms);
+                let lim = a.int(limit);
+                let sql = format!(
+                    "{CASE_SELECT} WHERE {scope_cond} AND c.channel IN ('resident', 'hotline') \
+                     AND c.created_at >= {since_p} AND c.category IS NOT NULL AND c.merged_into IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM cases g WHERE g.unit_id = c.unit_id AND g.category = c.category \
+                       AND g.channel = 'grid' AND g.created_at <= c.created_at AND g.created_at >= c.created_at - {window_p}) \
+                     ORDER BY c.created_at DESC LIMIT {lim}"
+                );
+                let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
+                rows.iter().map(case_from_row).collect()
+            }
+
+            async fn case_training_examples(&self, limit: i64) -> StoreResult<Vec<(String, String)>> {
+                let rows = sqlx::query(
+                    "SELECT category, description FROM cases WHERE state IN ('closed', 'rated') \
+                     AND category IS NOT NULL ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("category")?, r.try_get("description")?)))
+                    .collect()
+            }
+
+            async fn case_count(&self) -> StoreResult<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM cases").fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn users_with_roles_at(&self, unit_ids: &[i64], roles: &[&str]) -> StoreResult<Vec<i64>> {
+                if unit_ids.is_empty() || roles.is_empty() {
+                    return Ok(vec![]);
+                }
+                let mut a = Args::default();
+                let us: Vec<String> = unit_ids.iter().map(|u| a.int(*u)).collect();
+                let rs: Vec<String> = roles.iter().map(|r| a.text(*r)).collect();
+                let sql = format!(
+                    "SELECT DISTINCT g.user_id FROM grants g JOIN users us ON us.id = g.user_id \
+                     WHERE g.unit_id IN ({}) AND g.role IN ({}) AND NOT us.disabled ORDER BY g.user_id",
+                    us.join(", "),
+                    rs.join(", ")
+                );
+                let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
+            }
+
+            async fn department_user_ids(&self, department_id: i64) -> StoreResult<Vec<i64>> {
+                let rows = sqlx::query("SELECT user_id FROM department_members WHERE department_id = $1 ORDER BY user_id")
+                    .bind(department_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
+            }
+
+            async fn notifications(&self, user_id: i64, unread_only: bool, limit: i64) -> StoreResult<Vec<Notification>> {
+                let sql = if unread_only {
+                    "SELECT * FROM notifications WHERE user_id = $1 AND read_at IS NULL ORDER BY id DESC LIMIT $2"
+                } else {
+                    "SELECT * FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2"
+                };
+                let rows = sqlx::query(sql).bind(user_id).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok(Notification {
+                        id: r.try_get("id")?,
+                        case_id: r.try_get("case_id")?,
+                        kind: r.try_get("kind")?,
+                        title: r.try_get("title")?,
+                        body: r.try_get("body")?,
+                        created_at: r.try_get("created_at")?,
+                        read_at: r.try_get("read_at")?,
+                    }))
+                    .collect()
+            }
+
+            async fn notifications_unread(&self, user_id: i64) -> StoreResult<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+                    .bind(user_id)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+
+            async fn notifications_read(&self, user_id: i64, ids: Option<&[i64]>) -> StoreResult<u64> {
+                let now = self.clock.now_ms();
+                let mut a = Args::default();
+                let t = a.int(now);
+                let u = a.int(user_id);
+                let mut sql = format!("UPDATE notifications SET read_at = {t} WHERE user_id = {u} AND read_at IS NULL");
+                if let Some(ids) = ids {
+                    if ids.is_empty() {
+                        return Ok(0);
+                    }
+                    let ps: Vec<String> = ids.iter().map(|i| a.int(*i)).collect();
+                    sql.push_str(&format!(" AND id IN ({})", ps.join(", ")));
+                }
+                Ok(bind_args(sqlx::query(AssertSqlSafe(sql)), a).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn outbox_due(&self, now: i64, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+                let sql = format!(
+                    "{OUTBOX_SELECT} WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn outbox_attempt(&self, id: i64, error: Option<&str>, next_attempt_at: Option<i64>) -> StoreResult<()> {
+                let now = self.clock.now_ms();
+                let q = match error {
+                    None => sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, delivered_at = $1, last_error = NULL WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(id),
+                    Some(e) => sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                         next_attempt_at = COALESCE($2, next_attempt_at), dead = $3 WHERE id = $4",
+                    )
+                    .bind(e)
+                    .bind(next_attempt_at)
+                    .bind(next_attempt_at.is_none())
+                    .bind(id),
+                };
+                q.execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn outbox_list(&self, dead_only: bool, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+                let sql = if dead_only {
+                    format!("{OUTBOX_SELECT} WHERE dead ORDER BY id DESC LIMIT $1")
+                } else {
+                    format!("{OUTBOX_SELECT} ORDER BY id DESC LIMIT $1")
+                };
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn outbox_retry(&self, actor: &Actor, id: i64) -> StoreResult<()> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query("UPDATE outbox SET dead = $1, next_attempt_at = $2 WHERE id = $3 AND dead")
+                    .bind(false)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound("dead message"));
+                }
+                append_audit(&mut tx, now, actor, &AuditEvent::new("outbox.retry", "outbox", id.to_string())).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        fn media_from_row(r: &DbRow) -> StoreResult<Media> {
+            Ok(Media {
+                id: r.try_get("id")?,
+                sha256: r.try_get("sha256")?,
+                content_type: r.try_get("content_type")?,
+                size: r.try_get("size")?,
+                path: r.try_get("path")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+    };
+}
+
+pub(crate) use impl_case_store;

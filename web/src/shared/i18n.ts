@@ -1,8 +1,17 @@
 import { computed } from 'vue'
 import { createI18n } from 'vue-i18n'
-import zhCN, { type Messages } from './locales/zh-CN'
-import en from './locales/en'
+import zhCNBase from './locales/zh-CN'
+import enBase from './locales/en'
+import casesZhCN from './locales/cases.zh-CN'
+import casesEn from './locales/cases.en'
+import mcasesZhCN from './locales/mcases.zh-CN'
+import mcasesEn from './locales/mcases.en'
 import { ApiError } from './api'
+
+// The case loop's strings live in their own files, one namespace each.
+const zhCN = { ...zhCNBase, cases: casesZhCN, mcases: mcasesZhCN }
+const en: typeof zhCN = { ...enBase, cases: casesEn, mcases: mcasesEn }
+type Messages = typeof zhCN
 
 export type Lang = 'zh-CN' | 'en'
 export const LANG_KEY = 'wangge.lang'

@@ -1,0 +1,7 @@
+import type { CaseMessages } from './cases.zh-CN'
+
+const casesEn: CaseMessages = {
+  title: 'Cases',
+}
+
+export default casesEn

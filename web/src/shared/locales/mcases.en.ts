@@ -1,0 +1,7 @@
+import type { MobileCaseMessages } from './mcases.zh-CN'
+
+const mcasesEn: MobileCaseMessages = {
+  title: 'Cases',
+}
+
+export default mcasesEn

@@ -1,0 +1,7 @@
+// Case-loop strings of the mobile pages (the `mcases` namespace).
+const mcasesZhCN = {
+  title: '案件',
+}
+
+export default mcasesZhCN
+export type MobileCaseMessages = typeof mcasesZhCN

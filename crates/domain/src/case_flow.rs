@@ -74,6 +74,9 @@ pub enum CaseAction {
     Void,
     /// A duplicate joins the original case: it ends here and its reporter follows the original.
     Merge,
+    /// An approval-type matter passes this level's review and is publicly noticed (公示) before
+    /// it goes up to the next level; the state stays.
+    Review,
 }
 
 /// Who acts, as the case loop sees the roles.
@@ -280,6 +283,12 @@ const RULES: &[Rule] = &[
         who: &[P::Leader],
     },
     Rule {
+        action: A::Review,
+        from: &[S::Reported, S::Accepted],
+        to: Target::Same,
+        who: &[P::Operator, P::Leader],
+    },
+    Rule {
         action: A::Merge,
         from: &[S::Reported, S::Accepted, S::Filed],
         to: Target::To(S::Voided),
@@ -374,7 +383,8 @@ pub fn replay(steps: &[(CaseAction, Party)]) -> Result<Flow, (usize, DomainError
 mod tests {
     use super::*;
 
-    const ACTIONS: [CaseAction; 27] = [
+    const ACTIONS: [CaseAction; 28] = [
+        A::Review,
         A::Merge,
         A::Take,
         A::Submit,

@@ -27,6 +27,7 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
         .await?;
     st.cases.catalogue_if_changed(st.store.as_ref()).await?;
     crate::cases::engine::alerts_round(st).await?;
+    crate::cases::engine::notices_round(st).await?;
     Ok(())
 }
 

@@ -520,6 +520,19 @@ async fn intake_checks_privacy_and_side_paths() {
         let r = act(&mut leader, id, "resume", json!({})).await;
         assert_eq!(r.body["state"], "filed");
         assert!(r.body["deadline_at"].is_i64());
+        // a department serving another town cannot be given it
+        let mut admin = Client::new(&env);
+        admin.login("admin", ADMIN_PW).await;
+        let r = admin.json("POST", "/api/v1/departments", json!({"code": "cg-yt", "name": "银涂镇城管中队", "kind": "urban_management", "unit_code": "320831100"})).await;
+        let elsewhere = r.body["id"].as_i64().expect(&r.text);
+        let r = act(
+            &mut town,
+            id,
+            "dispatch",
+            json!({"departments": [{"id": elsewhere}]}),
+        )
+        .await;
+        assert_eq!(code(&r), "department_not_found", "{n}: {}", r.text);
         ok(
             &act(
                 &mut town,
@@ -580,8 +593,6 @@ async fn intake_checks_privacy_and_side_paths() {
         let r = handler.get("/api/v1/cases?supervised=true").await;
         assert_eq!(r.body["total"], json!(1), "{n}: {}", r.text);
         // transfer to another department keeps the history
-        let mut admin = Client::new(&env);
-        admin.login("admin", ADMIN_PW).await;
         let r = admin.json("POST", "/api/v1/departments", json!({"code": "sc-lc", "name": "黎城市场监管所", "kind": "market_regulation", "unit_code": "320831001"})).await;
         let dept2 = r.body["id"].as_i64().expect(&r.text);
         let r = act(
@@ -722,5 +733,79 @@ async fn deadlines_warn_escalate_and_reach_webhooks() {
             "{n}: {}",
             r.text
         );
+    }
+}
+
+#[tokio::test]
+async fn approval_matters_are_reviewed_level_by_level_with_public_notices() {
+    for env in envs().await {
+        let n = env.name;
+        let (grid, _) = setup(&env).await;
+        // the grid worker collects the application on the resident's behalf
+        let mut worker = user(&env, "worker").await;
+        let r = worker
+            .json("POST", "/api/v1/cases", json!({"client_id": "approval-0001", "channel": "errand", "unit_code": grid,
+                "description": "王秀英申请最低生活保障，材料已收齐", "reporter_name": "王秀英", "errand": {"kind": "approval", "matter": "最低生活保障"}}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+        let id = r.body["id"].as_i64().unwrap();
+        ok(
+            &act(
+                &mut worker,
+                id,
+                "escalate",
+                json!({"note": "材料齐全，报社区受理"}),
+            )
+            .await,
+            "to the community",
+        );
+        // the community reviews it and notices it publicly for 5 working days
+        let mut village = user(&env, "operator.village").await;
+        let r = act(
+            &mut village,
+            id,
+            "review",
+            json!({"note": "经入户调查，家庭收入低于当地低保标准", "days": 5}),
+        )
+        .await;
+        ok(&r, "review");
+        let mut public = Client::new(&env);
+        let r = public
+            .get(&format!("/api/v1/public/grids/{grid}/notices"))
+            .await;
+        assert_eq!(r.body[0]["applicant"], "王**", "{n}: {}", r.text);
+        assert_eq!(r.body[0]["matter"], "最低生活保障");
+        assert!(!r.text.contains("王秀英"));
+        // a case that is not an approval matter is not reviewed this way
+        let r = worker
+            .json(
+                "POST",
+                "/api/v1/cases",
+                json!({"client_id": "plain-00001", "unit_code": grid, "description": "井盖松动"}),
+            )
+            .await;
+        let plain = r.body["id"].as_i64().unwrap();
+        ok(
+            &act(&mut worker, plain, "escalate", json!({"note": "x"})).await,
+            "plain escalate",
+        );
+        let r = act(&mut village, plain, "review", json!({"note": "x"})).await;
+        assert_eq!(code(&r), "illegal_transition");
+        // when the notice ends, the town reviews it next
+        env.clock.advance_ms(8 * 86_400_000);
+        wangge_server::jobs::tick(&env.state).await.unwrap();
+        let mut town = user(&env, "operator.town").await;
+        let r = town.get(&format!("/api/v1/cases/{id}")).await;
+        assert_eq!(r.body["handling_code"], "320831001", "{n}: {}", r.text);
+        assert!(
+            r.body["allowed"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("review"))
+        );
+        let r = public
+            .get(&format!("/api/v1/public/grids/{grid}/notices"))
+            .await;
+        assert_eq!(r.body, json!([]), "the community's notice has ended");
     }
 }

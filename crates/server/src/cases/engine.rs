@@ -563,7 +563,7 @@ async fn work_out(
                     .department_get(p.id)
                     .await
                     .map_err(|_| ApiError::new("department_not_found"))?;
-                if d.retired {
+                if d.retired || !serves(&d, &case) {
                     return Err(ApiError::new("department_not_found"));
                 }
                 if ids.contains(&p.id) {
@@ -616,7 +616,9 @@ async fn work_out(
                 .store
                 .department_get(to)
                 .await
-                .map_err(|_| ApiError::new("department_not_found"))?;
+                .ok()
+                .filter(|d| !d.retired && serves(d, &case))
+                .ok_or_else(|| ApiError::new("department_not_found"))?;
             let from = lead_open.ok_or_else(|| ApiError::new("illegal_transition"))?;
             if from.department_id == d.id {
                 return Err(ApiError::field(
@@ -725,6 +727,41 @@ async fn work_out(
                 case.detail["void_reason"] = json!(step.note.trim());
             }
         }
+        A::Review => {
+            require_note(step, "a public notice")?;
+            if case
+                .errand
+                .as_ref()
+                .and_then(|e| e.get("kind"))
+                .and_then(Value::as_str)
+                != Some("approval")
+            {
+                return Err(ApiError::new("illegal_transition")
+                    .msg("only approval matters are reviewed level by level"));
+            }
+            let days = step.days.unwrap_or(5).clamp(1, 30);
+            let cal = st.cases.calendar();
+            let until = cal
+                .add_days(civil(st, now), i64::from(days))
+                .and_then(|d| to_ms(st, d))
+                .ok_or_else(|| {
+                    ApiError::new("bad_parameter").msg("the calendar has no working time")
+                })?;
+            let review = json!({ "unit": case.handling_code, "unit_name": case.handling_name, "level": case.handling_level,
+                "by": acting.actor.name, "at": now, "notice": step.note.trim(), "notice_until": until });
+            if let Some(e) = case.errand.as_mut() {
+                e["notice_until"] = json!(until);
+                match e.get_mut("reviews").and_then(Value::as_array_mut) {
+                    Some(list) => list.push(review),
+                    None => e["reviews"] = json!([review]),
+                }
+            }
+            // the level's clock stops while the public waits to object
+            if let Some(c) = case.clock.as_mut() {
+                c.parked.push((civil(st, now), None));
+            }
+            data = json!({ "notice_until": until, "days": days });
+        }
         A::Supervise => {
             require_note(step, "supervision")?;
             let deadline = step
@@ -778,6 +815,11 @@ async fn work_out(
         party,
         from: before.state,
     })
+}
+
+/// Whether a department's territory covers the place of the case.
+fn serves(d: &wangge_store::Department, case: &Case) -> bool {
+    case.unit_path.starts_with(&d.unit_path)
 }
 
 /// Back to work after a failed check or a reopening: the lead department's share reopens.
@@ -867,6 +909,104 @@ pub async fn after_rating(st: &AppState, acting: &Acting, case: Case) -> ApiResu
         ..Step::default()
     };
     act(st, acting, case.id, CaseAction::Reopen, step).await
+}
+
+/// Approval matters whose public notice (公示) ended go up to the next level for its review; at
+/// the top level the notice simply ends and the centre decides.
+pub async fn notices_round(st: &AppState) -> anyhow::Result<usize> {
+    let now = st.clock.now_ms();
+    let f = wangge_store::CaseFilter {
+        channel: Some("errand".into()),
+        states: vec![CaseState::Reported, CaseState::Accepted],
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut n = 0;
+    for case in st.store.case_list(&f).await?.0 {
+        let due = case
+            .errand
+            .as_ref()
+            .and_then(|e| e.get("notice_until"))
+            .and_then(Value::as_i64)
+            .is_some_and(|t| t <= now);
+        if !due {
+            continue;
+        }
+        let acting = Acting::system();
+        let mut ended = case.clone();
+        if let Some(e) = ended.errand.as_mut()
+            && let Some(m) = e.as_object_mut()
+        {
+            m.remove("notice_until");
+        }
+        let (_, ancestors) = st
+            .store
+            .unit_get(&wangge_domain::roles::Scope::All, &case.handling_code)
+            .await?;
+        let step = Step {
+            version: case.version,
+            note: "公示期满，报上级审核 / public notice ended: up for the next review".into(),
+            ..Step::default()
+        };
+        let result = if ancestors.is_empty() {
+            // the top level: the notice ends and the clock runs again
+            if let Some(c) = ended.clock.as_mut()
+                && let Some(last) = c.parked.last_mut()
+            {
+                last.1 = Some(civil(st, now));
+            }
+            refresh_alert(st, &mut ended, now);
+            st.store
+                .case_save(
+                    &acting.actor,
+                    CaseWrite {
+                        event: NewCaseEvent {
+                            actor_id: None,
+                            actor_name: "scheduler".into(),
+                            party: "system".into(),
+                            action: "notice_ended".into(),
+                            from_state: case.state,
+                            to_state: case.state,
+                            note: String::new(),
+                            data: json!({}),
+                            media: vec![],
+                        },
+                        case: ended,
+                        assignments: vec![],
+                        notifications: vec![],
+                        outbox: vec![],
+                    },
+                )
+                .await
+                .map_err(ApiError::from)
+        } else {
+            let assignments = st.store.case_assignments(case.id).await?;
+            match work_out(
+                st,
+                &acting,
+                ended,
+                &assignments,
+                CaseAction::Escalate,
+                &step,
+                now,
+            )
+            .await
+            {
+                Ok(out) => save(st, &acting, out, CaseAction::Escalate, &step).await,
+                Err(e) => Err(e),
+            }
+        };
+        match result {
+            Ok(_) => n += 1,
+            Err(e) => tracing::warn!(
+                "public notice of case {}: {} ({:?})",
+                case.number,
+                e.code,
+                e.message
+            ),
+        }
+    }
+    Ok(n)
 }
 
 /// Warnings and breaches whose time has come: the case's alert level moves on, the handler is

@@ -21,8 +21,16 @@ pub const DESCRIPTION_MAX: usize = 4000;
 /// Channels staff may report through (residents always use `resident`).
 pub const STAFF_CHANNELS: [&str; 6] = ["grid", "hotline", "assigned", "lower", "api", "errand"];
 
-/// Errand kinds (代办): 即办件, 承诺件, 补办件, 联办件, 上报件.
-pub const ERRAND_KINDS: [&str; 5] = ["immediate", "promised", "supplement", "joint", "report_up"];
+/// Errand kinds (代办): 即办件, 承诺件, 补办件, 联办件, 上报件, and approval-type matters (审批类事项)
+/// reviewed level by level with a public notice at each.
+pub const ERRAND_KINDS: [&str; 6] = [
+    "immediate",
+    "promised",
+    "supplement",
+    "joint",
+    "report_up",
+    "approval",
+];
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +78,7 @@ pub struct OnSpot {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Errand {
-    /// immediate, promised, supplement, joint or report_up.
+    /// immediate, promised, supplement, joint, report_up or approval.
     pub kind: String,
     /// promised: the date promised to the resident (YYYY-MM-DD).
     pub promised_date: Option<String>,
@@ -80,6 +88,8 @@ pub struct Errand {
     /// joint: the other units that take part.
     #[serde(default)]
     pub units: Vec<String>,
+    /// approval: the matter applied for (最低生活保障 …), shown in public notices.
+    pub matter: Option<String>,
 }
 
 /// Who reports: a member of staff (with their scope) or a resident.
@@ -220,6 +230,13 @@ fn errand_detail(st: &AppState, e: &Errand, now_ms: i64) -> ApiResult<Value> {
             "list what the resident still has to bring",
         ));
     }
+    let matter = e.matter.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    if e.kind == "approval" && matter.is_none_or(|m| m.chars().count() > 50) {
+        return Err(ApiError::field(
+            "errand.matter",
+            "name the matter applied for (up to 50 characters)",
+        ));
+    }
     if e.kind == "joint" && e.units.is_empty() {
         return Err(ApiError::field(
             "errand.units",
@@ -232,6 +249,7 @@ fn errand_detail(st: &AppState, e: &Errand, now_ms: i64) -> ApiResult<Value> {
         "due_at": due,
         "missing": e.missing.iter().map(|m| m.trim()).filter(|m| !m.is_empty()).collect::<Vec<_>>(),
         "units": e.units,
+        "matter": matter,
     }))
 }
 
@@ -291,27 +309,28 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
             // outside the caller's territory looks the same as not existing
             return Err(ApiError::new("unit_not_found"));
         }
-        party = if channel == "grid" {
-            Party::GridStaff
-        } else {
-            Party::Operator
-        };
-        if channel == "grid" {
-            let staff = caller.grants.iter().any(|g| {
-                engine::GRID_ROLES.contains(&g.role.key())
-                    && g.unit_path
-                        .as_deref()
-                        .is_some_and(|p| unit.path.starts_with(p))
-            });
-            if !staff {
+        let team = caller.grants.iter().any(|g| {
+            engine::GRID_ROLES.contains(&g.role.key())
+                && g.unit_path
+                    .as_deref()
+                    .is_some_and(|p| unit.path.starts_with(p))
+        });
+        // grid reports come from the grid's own team; errands from the team or the centre;
+        // the other channels from the command centre
+        party = match channel.as_str() {
+            "grid" if team => Party::GridStaff,
+            "errand" if team && !may_assign => Party::GridStaff,
+            "grid" => {
                 return Err(
                     ApiError::new("forbidden").msg("grid reports come from the grid's own team")
                 );
             }
-        } else if !may_assign {
-            return Err(ApiError::new("forbidden")
-                .msg("only command-centre staff report through this channel"));
-        }
+            _ if may_assign => Party::Operator,
+            _ => {
+                return Err(ApiError::new("forbidden")
+                    .msg("only command-centre staff report through this channel"));
+            }
+        };
         if let Some(code) = r.handling_code.as_deref().filter(|_| may_assign) {
             let (h, _) = st.store.unit_get(&scope, code).await?;
             if !unit.path.starts_with(&h.path) {

@@ -158,6 +158,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(public_cases::rate))
         .routes(routes!(public_cases::case_media))
         .routes(routes!(public_cases::disclosed))
+        .routes(routes!(public_cases::notices))
         .split_for_parts()
 }
 

@@ -314,6 +314,68 @@ pub async fn disclosed(
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Notice {
+    number: String,
+    /// The matter applied for.
+    matter: String,
+    /// The applicant's family name only.
+    applicant: Option<String>,
+    /// The level that reviewed it and the text of its notice.
+    unit_name: String,
+    notice: String,
+    notice_until: i64,
+}
+
+/// Approval matters of the grid's residents under public notice now (公示): objections go to the
+/// grid team or the reviewing centre before the notice ends.
+#[utoipa::path(get, path = "/api/v1/public/grids/{code}/notices", tag = "public", params(("code" = String, Path)),
+    responses((status = 200, body = Vec<Notice>), (status = 404, body = ErrorBody)))]
+pub async fn notices(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<axum::Json<Vec<Notice>>> {
+    let (unit, _) = st.store.unit_get(&Scope::All, &code).await?;
+    if !st.config.levels.is_grid(&unit.level) {
+        return Err(ApiError::new("unit_not_found"));
+    }
+    let f = CaseFilter {
+        scope: Some(Scope::Subtrees(vec![unit.path.clone()])),
+        channel: Some("errand".into()),
+        states: vec![CaseState::Reported, CaseState::Accepted],
+        limit: 200,
+        ..Default::default()
+    };
+    let now = st.clock.now_ms();
+    let items = st.store.case_list(&f).await?.0;
+    Ok(axum::Json(
+        items
+            .into_iter()
+            .filter_map(|c| {
+                let e = c.errand.as_ref()?;
+                let until = e.get("notice_until")?.as_i64().filter(|t| *t > now)?;
+                let last = e.get("reviews")?.as_array()?.last()?;
+                Some(Notice {
+                    number: c.number.clone(),
+                    matter: e
+                        .get("matter")
+                        .and_then(|m| m.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    applicant: c
+                        .reporter_name
+                        .as_deref()
+                        .and_then(|n| n.chars().next())
+                        .map(|f| format!("{f}**")),
+                    unit_name: last["unit_name"].as_str().unwrap_or_default().to_string(),
+                    notice: anonymise(last["notice"].as_str().unwrap_or_default()),
+                    notice_until: until,
+                })
+            })
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -21,6 +21,83 @@ pub(crate) const DEPARTMENT_SELECT: &str = "SELECT d.id, d.code, d.name, d.kind,
 pub(crate) const OUTBOX_SELECT: &str = "SELECT id, target, payload, created_at, attempts, \
     next_attempt_at, last_error, delivered_at, dead FROM outbox";
 
+/// The columns a case step may change, bound in this order by `bind_changing`.
+pub(crate) const CHANGING: [&str; 30] = [
+    "state",
+    "resume_to",
+    "unit_id",
+    "unit_path",
+    "handling_unit_id",
+    "handling_path",
+    "category",
+    "category_name",
+    "nature",
+    "urgent",
+    "answers",
+    "address",
+    "lat",
+    "lng",
+    "stage",
+    "clock",
+    "deadline_at",
+    "next_alert_at",
+    "alert",
+    "supervision",
+    "merged_into",
+    "rework_count",
+    "reopen_count",
+    "extension_count",
+    "extension",
+    "rating",
+    "closed_at",
+    "first_report",
+    "errand",
+    "detail",
+];
+
+/// `INSERT INTO cases` with the fixed columns first, then [`CHANGING`].
+pub(crate) fn case_insert_sql() -> String {
+    let fixed = [
+        "number",
+        "client_id",
+        "tracking_code",
+        "channel",
+        "description",
+        "reporter_id",
+        "reporter_name",
+        "reporter_phone",
+        "confidential",
+        "media",
+        "created_at",
+        "updated_at",
+        "version",
+    ];
+    let cols: Vec<&str> = fixed.iter().chain(CHANGING.iter()).copied().collect();
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO cases ({}) VALUES ({}) RETURNING id",
+        cols.join(", "),
+        params.join(", ")
+    )
+}
+
+/// `UPDATE cases` of the [`CHANGING`] columns, then `updated_at`, for one id and version.
+pub(crate) fn case_update_sql() -> String {
+    let n = CHANGING.len();
+    let sets: Vec<String> = CHANGING
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE cases SET {}, updated_at = ${}, version = version + 1 WHERE id = ${} AND version = ${}",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+}
+
 /// A value to bind to a numbered placeholder.
 pub(crate) enum Arg {
     Text(String),
@@ -97,7 +174,7 @@ macro_rules! impl_case_store {
     ($store:ident, $db:ty) => {
         use $crate::case_queries::{
             ASSIGNMENT_SELECT as CASE_ASSIGNMENT_SELECT, Arg, Args, CASE_SELECT, DEPARTMENT_SELECT,
-            OUTBOX_SELECT, case_conflict, distance_m, from_key, key_of,
+            OUTBOX_SELECT, case_conflict, case_insert_sql, case_update_sql, distance_m, from_key, key_of,
         };
         use $crate::case_store::{CaseStore, NewMedia};
         use $crate::case_types::*;
@@ -112,6 +189,40 @@ macro_rules! impl_case_store {
                 };
             }
             q
+        }
+
+        /// Binds the [`CHANGING`] columns of a case, in their order.
+        fn bind_changing<'q>(q: Query<'q>, c: &'q Case) -> StoreResult<Query<'q>> {
+            Ok(q.bind(key_of(&c.state)?)
+                .bind(c.resume_to.as_ref().map(key_of).transpose()?)
+                .bind(c.unit_id)
+                .bind(&c.unit_path)
+                .bind(c.handling_unit_id)
+                .bind(&c.handling_path)
+                .bind(&c.category)
+                .bind(&c.category_name)
+                .bind(&c.nature)
+                .bind(c.urgent)
+                .bind(json_text(&c.answers)?)
+                .bind(&c.address)
+                .bind(c.lat)
+                .bind(c.lng)
+                .bind(&c.stage)
+                .bind(c.clock.as_ref().map(json_text).transpose()?)
+                .bind(c.deadline_at)
+                .bind(c.next_alert_at)
+                .bind(key_of(&c.alert)?)
+                .bind(opt_json_text(&c.supervision)?)
+                .bind(c.merged_into)
+                .bind(c.rework_count)
+                .bind(c.reopen_count)
+                .bind(c.extension_count)
+                .bind(opt_json_text(&c.extension)?)
+                .bind(&c.rating)
+                .bind(c.closed_at)
+                .bind(c.first_report)
+                .bind(opt_json_text(&c.errand)?)
+                .bind(json_text(&c.detail)?))
         }
 
         fn opt_json(r: &DbRow, col: &str) -> StoreResult<Option<serde_json::Value>> {
@@ -648,60 +759,22 @@ macro_rules! impl_case_store {
                     .unwrap_or(0)
                     + 1;
                 let number = format!("{prefix}-{seq:05}");
-                let r = sqlx::query(
-                    "INSERT INTO cases (number, client_id, tracking_code, channel, state, resume_to, \
-                     unit_id, unit_path, handling_unit_id, handling_path, category, category_name, nature, \
-                     urgent, description, address, lat, lng, answers, reporter_id, reporter_name, \
-                     reporter_phone, confidential, media, created_at, updated_at, version, stage, clock, \
-                     deadline_at, next_alert_at, alert, supervision, merged_into, rework_count, \
-                     reopen_count, extension_count, extension, rating, closed_at, first_report, errand, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                     $18, $19, $20, $21, $22, $23, $24, $25, $25, 1, $26, $27, $28, $29, $30, $31, $32, \
-                     $33, $34, $35, $36, $37, $38, $39, $40, $41) RETURNING id",
-                )
-                .bind(&number)
-                .bind(&c.client_id)
-                .bind(&c.tracking_code)
-                .bind(&c.channel)
-                .bind(key_of(&c.state)?)
-                .bind(c.resume_to.as_ref().map(key_of).transpose()?)
-                .bind(c.unit_id)
-                .bind(&c.unit_path)
-                .bind(c.handling_unit_id)
-                .bind(&c.handling_path)
-                .bind(&c.category)
-                .bind(&c.category_name)
-                .bind(&c.nature)
-                .bind(c.urgent)
-                .bind(&c.description)
-                .bind(&c.address)
-                .bind(c.lat)
-                .bind(c.lng)
-                .bind(json_text(&c.answers)?)
-                .bind(c.reporter_id)
-                .bind(&c.reporter_name)
-                .bind(&c.reporter_phone)
-                .bind(c.confidential)
-                .bind(json_text(&c.media)?)
-                .bind(now)
-                .bind(&c.stage)
-                .bind(c.clock.as_ref().map(json_text).transpose()?)
-                .bind(c.deadline_at)
-                .bind(c.next_alert_at)
-                .bind(key_of(&c.alert)?)
-                .bind(opt_json_text(&c.supervision)?)
-                .bind(c.merged_into)
-                .bind(c.rework_count)
-                .bind(c.reopen_count)
-                .bind(c.extension_count)
-                .bind(opt_json_text(&c.extension)?)
-                .bind(&c.rating)
-                .bind(c.closed_at)
-                .bind(c.first_report)
-                .bind(opt_json_text(&c.errand)?)
-                .bind(json_text(&c.detail)?)
-                .fetch_one(&mut *tx)
-                .await?;
+                let sql = case_insert_sql();
+                let q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&number)
+                    .bind(&c.client_id)
+                    .bind(&c.tracking_code)
+                    .bind(&c.channel)
+                    .bind(&c.description)
+                    .bind(c.reporter_id)
+                    .bind(&c.reporter_name)
+                    .bind(&c.reporter_phone)
+                    .bind(c.confidential)
+                    .bind(json_text(&c.media)?)
+                    .bind(now)
+                    .bind(now)
+                    .bind(1i64);
+                let r = bind_changing(q, &c)?.fetch_one(&mut *tx).await?;
                 let id: i64 = r.try_get("id")?;
                 insert_event(&mut tx, id, now, &new.event).await?;
                 insert_side_effects(&mut tx, id, now, notifications, outbox).await?;
@@ -746,52 +819,14 @@ macro_rules! impl_case_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin_write().await?;
                 let c = &w.case;
-                let n = sqlx::query(
-                    "UPDATE cases SET state = $1, resume_to = $2, unit_id = $3, unit_path = $4, \
-                     handling_unit_id = $5, handling_path = $6, category = $7, category_name = $8, \
-                     nature = $9, urgent = $10, answers = $11, updated_at = $12, version = version + 1, \
-                     stage = $13, clock = $14, deadline_at = $15, next_alert_at = $16, alert = $17, \
-                     supervision = $18, merged_into = $19, rework_count = $20, reopen_count = $21, \
-                     extension_count = $22, extension = $23, rating = $24, closed_at = $25, \
-                     first_report = $26, errand = $27, detail = $28, address = $29, lat = $30, lng = $31 \
-                     WHERE id = $32 AND version = $33",
-                )
-                .bind(key_of(&c.state)?)
-                .bind(c.resume_to.as_ref().map(key_of).transpose()?)
-                .bind(c.unit_id)
-                .bind(&c.unit_path)
-                .bind(c.handling_unit_id)
-                .bind(&c.handling_path)
-                .bind(&c.category)
-                .bind(&c.category_name)
-                .bind(&c.nature)
-                .bind(c.urgent)
-                .bind(json_text(&c.answers)?)
-                .bind(now)
-                .bind(&c.stage)
-                .bind(c.clock.as_ref().map(json_text).transpose()?)
-                .bind(c.deadline_at)
-                .bind(c.next_alert_at)
-                .bind(key_of(&c.alert)?)
-                .bind(opt_json_text(&c.supervision)?)
-                .bind(c.merged_into)
-                .bind(c.rework_count)
-                .bind(c.reopen_count)
-                .bind(c.extension_count)
-                .bind(opt_json_text(&c.extension)?)
-                .bind(&c.rating)
-                .bind(c.closed_at)
-                .bind(c.first_report)
-                .bind(opt_json_text(&c.errand)?)
-                .bind(json_text(&c.detail)?)
-                .bind(&c.address)
-                .bind(c.lat)
-                .bind(c.lng)
-                .bind(c.id)
-                .bind(c.version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let sql = case_update_sql();
+                let n = bind_changing(sqlx::query(AssertSqlSafe(sql)), c)?
+                    .bind(now)
+                    .bind(c.id)
+                    .bind(c.version)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if n == 0 {
                     return Err(match case_in(&mut tx, c.id).await {
                         Ok(_) => case_conflict(),

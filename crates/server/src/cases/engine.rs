@@ -911,6 +911,64 @@ pub async fn after_rating(st: &AppState, acting: &Acting, case: Case) -> ApiResu
     act(st, acting, case.id, CaseAction::Reopen, step).await
 }
 
+/// The platform escalates a case by itself, with the reason in `note`.
+async fn system_escalate(st: &AppState, case: Case, note: &str, now: i64) -> ApiResult<Case> {
+    let acting = Acting::system();
+    let step = Step {
+        version: case.version,
+        note: note.into(),
+        ..Step::default()
+    };
+    let assignments = st.store.case_assignments(case.id).await?;
+    let out = work_out(
+        st,
+        &acting,
+        case,
+        &assignments,
+        CaseAction::Escalate,
+        &step,
+        now,
+    )
+    .await?;
+    save(st, &acting, out, CaseAction::Escalate, &step).await
+}
+
+/// Saves a change the platform made to a case without moving its state (a warning, the end of
+/// a public notice), as an event named `action`, telling whom `notices` say.
+async fn system_event(
+    st: &AppState,
+    case: Case,
+    action: &str,
+    notices: &[Notice],
+) -> ApiResult<Case> {
+    let (notifications, outbox) = notify::render(st, &case, notices).await?;
+    let state = case.state;
+    let acting = Acting::system();
+    Ok(st
+        .store
+        .case_save(
+            &acting.actor,
+            CaseWrite {
+                case,
+                event: NewCaseEvent {
+                    actor_id: None,
+                    actor_name: acting.actor.name.clone(),
+                    party: "system".into(),
+                    action: action.into(),
+                    from_state: state,
+                    to_state: state,
+                    note: String::new(),
+                    data: json!({}),
+                    media: vec![],
+                },
+                assignments: vec![],
+                notifications,
+                outbox,
+            },
+        )
+        .await?)
+}
+
 /// Approval matters whose public notice (公示) ended go up to the next level for its review; at
 /// the top level the notice simply ends and the centre decides.
 pub async fn notices_round(st: &AppState) -> anyhow::Result<usize> {
@@ -922,85 +980,54 @@ pub async fn notices_round(st: &AppState) -> anyhow::Result<usize> {
         ..Default::default()
     };
     let mut n = 0;
-    for case in st.store.case_list(&f).await?.0 {
-        let due = case
+    for mut case in st.store.case_list(&f).await?.0 {
+        let ended = case
             .errand
-            .as_ref()
-            .and_then(|e| e.get("notice_until"))
-            .and_then(Value::as_i64)
-            .is_some_and(|t| t <= now);
-        if !due {
+            .as_mut()
+            .and_then(Value::as_object_mut)
+            .filter(|e| {
+                e.get("notice_until")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|t| t <= now)
+            })
+            .and_then(|e| e.remove("notice_until"))
+            .is_some();
+        if !ended {
             continue;
         }
-        let acting = Acting::system();
-        let mut ended = case.clone();
-        if let Some(e) = ended.errand.as_mut()
-            && let Some(m) = e.as_object_mut()
-        {
-            m.remove("notice_until");
-        }
+        let number = case.number.clone();
         let (_, ancestors) = st
             .store
             .unit_get(&wangge_domain::roles::Scope::All, &case.handling_code)
             .await?;
-        let step = Step {
-            version: case.version,
-            note: "公示期满，报上级审核 / public notice ended: up for the next review".into(),
-            ..Step::default()
-        };
         let result = if ancestors.is_empty() {
             // the top level: the notice ends and the clock runs again
-            if let Some(c) = ended.clock.as_mut()
+            if let Some(c) = case.clock.as_mut()
                 && let Some(last) = c.parked.last_mut()
             {
                 last.1 = Some(civil(st, now));
             }
-            refresh_alert(st, &mut ended, now);
-            st.store
-                .case_save(
-                    &acting.actor,
-                    CaseWrite {
-                        event: NewCaseEvent {
-                            actor_id: None,
-                            actor_name: "scheduler".into(),
-                            party: "system".into(),
-                            action: "notice_ended".into(),
-                            from_state: case.state,
-                            to_state: case.state,
-                            note: String::new(),
-                            data: json!({}),
-                            media: vec![],
-                        },
-                        case: ended,
-                        assignments: vec![],
-                        notifications: vec![],
-                        outbox: vec![],
-                    },
-                )
-                .await
-                .map_err(ApiError::from)
-        } else {
-            let assignments = st.store.case_assignments(case.id).await?;
-            match work_out(
+            refresh_alert(st, &mut case, now);
+            system_event(
                 st,
-                &acting,
-                ended,
-                &assignments,
-                CaseAction::Escalate,
-                &step,
+                case,
+                "notice_ended",
+                &[Notice::operators("notice_ended")],
+            )
+            .await
+        } else {
+            system_escalate(
+                st,
+                case,
+                "公示期满，报上级审核 / public notice ended: up for the next review",
                 now,
             )
             .await
-            {
-                Ok(out) => save(st, &acting, out, CaseAction::Escalate, &step).await,
-                Err(e) => Err(e),
-            }
         };
         match result {
             Ok(_) => n += 1,
             Err(e) => tracing::warn!(
-                "public notice of case {}: {} ({:?})",
-                case.number,
+                "public notice of case {number}: {} ({:?})",
                 e.code,
                 e.message
             ),
@@ -1034,7 +1061,6 @@ pub async fn alerts_round(st: &AppState) -> anyhow::Result<usize> {
 async fn one_alert(st: &AppState, mut case: Case, now: i64) -> ApiResult<()> {
     let before = case.alert;
     refresh_alert(st, &mut case, now);
-    let acting = Acting::system();
     let escalates = case.alert == Alert::Breached
         && st.config.cases.auto_escalate.contains(&case.handling_level)
         && case
@@ -1042,23 +1068,13 @@ async fn one_alert(st: &AppState, mut case: Case, now: i64) -> ApiResult<()> {
             .apply(CaseAction::Escalate, Party::System)
             .is_ok();
     if escalates {
-        let step = Step {
-            version: case.version,
-            note: "超过时限，自动升级 / deadline passed, escalated automatically".into(),
-            ..Step::default()
-        };
-        let assignments = st.store.case_assignments(case.id).await?;
-        let out = work_out(
+        system_escalate(
             st,
-            &acting,
             case,
-            &assignments,
-            CaseAction::Escalate,
-            &step,
+            "超过时限，自动升级 / deadline passed, escalated automatically",
             now,
         )
         .await?;
-        save(st, &acting, out, CaseAction::Escalate, &step).await?;
         return Ok(());
     }
     let kind = match case.alert {
@@ -1074,29 +1090,6 @@ async fn one_alert(st: &AppState, mut case: Case, now: i64) -> ApiResult<()> {
             notices.push(Notice::level_above(kind));
         }
     }
-    let (notifications, outbox) = notify::render(st, &case, &notices).await?;
-    let state = case.state;
-    st.store
-        .case_save(
-            &acting.actor,
-            CaseWrite {
-                case,
-                event: NewCaseEvent {
-                    actor_id: None,
-                    actor_name: "scheduler".into(),
-                    party: "system".into(),
-                    action: kind.into(),
-                    from_state: state,
-                    to_state: state,
-                    note: String::new(),
-                    data: json!({}),
-                    media: vec![],
-                },
-                assignments: vec![],
-                notifications,
-                outbox,
-            },
-        )
-        .await?;
+    system_event(st, case, kind, &notices).await?;
     Ok(())
 }

@@ -125,6 +125,7 @@ fn title(kind: &str) -> &'static str {
         "warning_half" => "时限已过半",
         "warning_three_quarters" => "时限已过四分之三",
         "breached" => "案件超期",
+        "notice_ended" => "公示期满，请审核",
         "state" => "案件状态变化",
         _ => "案件动态",
     }

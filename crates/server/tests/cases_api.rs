@@ -809,3 +809,147 @@ async fn approval_matters_are_reviewed_level_by_level_with_public_notices() {
         assert_eq!(r.body, json!([]), "the community's notice has ended");
     }
 }
+
+/// Every event starts where the previous one ended and the last one ends in the case's state.
+fn history_explains(detail: &Value) -> bool {
+    let events = detail["events"].as_array().unwrap();
+    let chained = events
+        .windows(2)
+        .all(|w| w[0]["to_state"] == w[1]["from_state"]);
+    chained
+        && events.last().unwrap()["to_state"] == detail["state"]
+        && events[0]["from_state"] == "draft"
+}
+
+/// The body an action needs to be accepted, given what the case and the people look like.
+fn body_for(action: &str, dept: i64, other_dept: i64, case: &Value) -> Value {
+    match action {
+        "dispatch" => json!({"departments": [{"id": dept, "lead": true}]}),
+        "transfer" => {
+            let current = case["assignments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|a| a["status"] == "dispatched" || a["status"] == "accepted")
+                .map(|a| a["department_id"].as_i64().unwrap());
+            json!({"note": "职责调整", "department_id": if current == Some(dept) { other_dept } else { dept }})
+        }
+        "request_extension" => json!({"note": "需要更多时间", "hours": 4}),
+        "rate" => json!({"rating": "unsatisfied"}),
+        "supervise" => json!({"note": "请加快", "deadline": "2026-01-20"}),
+        "file" | "accept" => json!({"category": "G0401"}),
+        "merge" => json!({"into": 1}),
+        _ => json!({"note": "随机步骤"}),
+    }
+}
+
+#[tokio::test]
+async fn random_walks_through_the_api_keep_the_history_true() {
+    for env in envs().await {
+        let n = env.name;
+        let (grid, dept) = setup(&env).await;
+        let mut admin = Client::new(&env);
+        admin.login("admin", ADMIN_PW).await;
+        let r = admin.json("POST", "/api/v1/departments", json!({"code": "sc-lc", "name": "黎城市场监管所", "kind": "market_regulation", "unit_code": "320831001"})).await;
+        let other_dept = r.body["id"].as_i64().unwrap();
+        let r = admin
+            .send(
+                "PUT",
+                &format!(
+                    "/api/v1/departments/{other_dept}/members/{}",
+                    env.state
+                        .store
+                        .user_credentials("handler")
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .0
+                        .id
+                ),
+                None,
+                vec![],
+            )
+            .await;
+        ok(&r, "second department");
+        let mut people = Vec::new();
+        for name in [
+            "worker",
+            "operator.village",
+            "operator.town",
+            "leader.town",
+            "leader.county",
+            "handler",
+        ] {
+            people.push(user(&env, name).await);
+        }
+        let mut seed: u64 = 0x5747_2611;
+        let mut next = |k: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % k as u64) as usize
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for walk in 0..10 {
+            let r = people[0]
+                .json("POST", "/api/v1/cases", json!({"client_id": format!("walk-{walk:06}"), "unit_code": grid, "description": "随机游走案件", "category": "G0401"}))
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+            let id = r.body["id"].as_i64().unwrap();
+            for _ in 0..40 {
+                let who = next(people.len());
+                let case = people[who].get(&format!("/api/v1/cases/{id}")).await;
+                if case.status != StatusCode::OK {
+                    continue;
+                }
+                assert!(history_explains(&case.body), "{n}: {}", case.text);
+                let allowed: Vec<String> = case.body["allowed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect();
+                if allowed.is_empty() {
+                    continue;
+                }
+                let mut action = allowed[next(allowed.len())].clone();
+                // endings are taken rarely so the walks get far
+                if ["void", "not_file", "merge"].contains(&action.as_str()) && next(5) != 0 {
+                    action = allowed[next(allowed.len())].clone();
+                    if ["void", "not_file", "merge"].contains(&action.as_str()) {
+                        continue;
+                    }
+                }
+                let mut body = body_for(&action, dept, other_dept, &case.body);
+                body["version"] = case.body["version"].clone();
+                let r = people[who]
+                    .json(
+                        "POST",
+                        &format!("/api/v1/cases/{id}/actions/{action}"),
+                        body,
+                    )
+                    .await;
+                // an offered action may still need a fact the walk does not have (a merge
+                // target, an extension request to approve), never a state it is not in
+                assert_ne!(
+                    code(&r),
+                    "illegal_transition",
+                    "{n}: {action} was offered: {}",
+                    r.text
+                );
+                assert_ne!(
+                    r.status,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "{n}: {action}: {}",
+                    r.text
+                );
+                if r.status.is_success() {
+                    assert!(history_explains(&r.body), "{n}: {}", r.text);
+                    seen.insert(r.body["state"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        assert!(seen.len() >= 10, "{n}: the walks reached {seen:?}");
+    }
+}

@@ -157,6 +157,9 @@ pub fn allowed(st: &AppState, case: &Case, acting: &Acting) -> Vec<CaseAction> {
             if *p == Party::GridStaff && !grid_level && GRID_LEVEL_ACTIONS.contains(&a) {
                 continue;
             }
+            if !fits(case, a) {
+                continue;
+            }
             if !out.contains(&a) {
                 out.push(a);
             }
@@ -172,6 +175,23 @@ pub fn allowed(st: &AppState, case: &Case, acting: &Acting) -> Vec<CaseAction> {
         }
     }
     out
+}
+
+/// Whether the case has what an action needs besides its state: an approval matter to review,
+/// a pending extension request to decide (and none yet to request).
+fn fits(case: &Case, a: CaseAction) -> bool {
+    match a {
+        CaseAction::Review => {
+            case.errand
+                .as_ref()
+                .and_then(|e| e.get("kind"))
+                .and_then(Value::as_str)
+                == Some("approval")
+        }
+        CaseAction::ApproveExtension => case.extension.is_some(),
+        CaseAction::RequestExtension => case.extension.is_none(),
+        _ => true,
+    }
 }
 
 /// One step as the API receives it; which fields count depends on the action.
@@ -800,7 +820,11 @@ async fn work_out(
             data = json!({ "into": original.id, "number": original.number });
             notices.push(Notice::reporter("merged"));
         }
-        A::Submit | A::HandleOnSpot | A::Take | A::StartCheck | A::ResumeRework | A::Resume => {}
+        A::HandleOnSpot => {
+            require_note(step, "handling on the spot")?;
+            notices.push(Notice::checkers("handled"));
+        }
+        A::Submit | A::Take | A::StartCheck | A::ResumeRework | A::Resume => {}
     }
     case.set_flow(flow);
     sync_clock(st, &mut case, before, restart, now);

@@ -298,7 +298,7 @@ pub async fn act(
     Json(step): Json<Step>,
 ) -> ApiResult<axum::Json<CaseDetail>> {
     let action = parse_action(&action)?;
-    if matches!(action, CaseAction::Submit | CaseAction::HandleOnSpot) {
+    if action == CaseAction::Submit {
         return Err(ApiError::new("illegal_transition").msg("cases are reported with POST /cases"));
     }
     let (_, acting) = readable(&st, &caller, id).await?;

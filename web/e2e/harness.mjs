@@ -96,17 +96,29 @@ function tail(path, n = 40) {
   }
 }
 
+let demoFlags = null
+/** The options of `wangge demo --help` this binary has (older builds lack `--cases`). */
+function demoHas(bin, flag) {
+  if (demoFlags === null) {
+    const r = spawnSync(bin, ['demo', '--help'], { encoding: 'utf8' })
+    demoFlags = `${r.stdout ?? ''}${r.stderr ?? ''}`
+  }
+  return demoFlags.includes(flag)
+}
+
 /**
  * Starts `wangge demo` on a free port with a fresh data directory (and a fresh PostgreSQL schema
- * for the postgres backend) and waits until GET /readyz answers 200.
+ * for the postgres backend) and waits until GET /readyz answers 200. `demoCases` is the number of
+ * generated demo cases (default 0, for speed) when the binary has `--cases`.
  */
-export async function startServer(backend) {
+export async function startServer(backend, { demoCases = 0 } = {}) {
   const bin = requireBinary()
   requireChromium()
   const dataDir = mkdtempSync(join(tmpdir(), `wangge-e2e-${backend.name}-`))
   const port = await freePort()
   const adminPassword = `Adm1n#${Math.random().toString(36).slice(2, 10)}`
   const args = ['demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--admin-password', adminPassword]
+  if (demoHas(bin, '--cases')) args.push('--cases', String(demoCases))
   if (backend.url) {
     resetSchema(backend.url, backend.schema)
     args.push('--database-url', withSearchPath(backend.url, backend.schema))
@@ -267,6 +279,15 @@ export async function loginPc(page, base, username, password) {
   await fillTestId(page, 'login-password', password)
   await byTestId(page, 'login-submit').click()
   await byTestId(page, 'side-nav').waitFor({ state: 'visible' })
+}
+
+/** Logs in through the mobile login page (/m/login) and waits for the tab bar. */
+export async function loginMobile(page, base, username, password) {
+  await page.goto(`${base}/m/login`)
+  await fillTestId(page, 'm-login-username', username)
+  await fillTestId(page, 'm-login-password', password)
+  await byTestId(page, 'm-login-submit').click()
+  await byTestId(page, 'm-tabbar').waitFor({ state: 'visible' })
 }
 
 /** fetch() from inside the page (same origin, with the session cookie). */

@@ -425,6 +425,32 @@ async fn intake_checks_privacy_and_side_paths() {
         let r = public.json("POST", "/api/v1/public/cases", json!({"client_id": "r-chan-0001", "unit_code": grid, "description": "x", "channel": "hotline"})).await;
         assert_eq!(code(&r), "unknown_field");
 
+        // a report shows only its reporter's own uploads (ids are guessable)
+        let mut staff = user(&env, "worker").await;
+        let r = staff
+            .send(
+                "POST",
+                "/api/v1/media",
+                Some("application/octet-stream"),
+                [PNG, b"staff"].concat(),
+            )
+            .await;
+        let staff_photo = r.body["id"].as_i64().unwrap();
+        let r = public.json("POST", "/api/v1/public/cases", json!({"client_id": "r-steal-001", "unit_code": grid, "description": "x", "media": [staff_photo]})).await;
+        assert_eq!(code(&r), "validation_failed", "{n}: {}", r.text);
+        // the same bytes uploaded by the resident are theirs to show too
+        let r = public
+            .send(
+                "POST",
+                "/api/v1/public/media",
+                Some("application/octet-stream"),
+                [PNG, b"staff"].concat(),
+            )
+            .await;
+        assert_eq!(r.body["id"].as_i64(), Some(staff_photo));
+        let r = public.json("POST", "/api/v1/public/cases", json!({"client_id": "r-own-0001", "unit_code": grid, "description": "井盖缺失", "media": [staff_photo]})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+
         // a hotline caller stays confidential to the grid and the department
         let mut town = user(&env, "operator.town").await;
         let r = town

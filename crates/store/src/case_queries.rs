@@ -696,8 +696,25 @@ macro_rules! impl_case_store {
                     .bind(&m.sha256)
                     .fetch_one(&mut *tx)
                     .await?;
+                let media = media_from_row(&r)?;
+                sqlx::query(
+                    "INSERT INTO media_uploads (media_id, uploaded_by) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(media.id)
+                .bind(&actor.name)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                media_from_row(&r)
+                Ok(media)
+            }
+
+            async fn media_uploaded_by(&self, id: i64, uploader: &str) -> StoreResult<bool> {
+                Ok(sqlx::query("SELECT 1 AS one FROM media_uploads WHERE media_id = $1 AND uploaded_by = $2")
+                    .bind(id)
+                    .bind(uploader)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
             }
 
             async fn media_get(&self, id: i64) -> StoreResult<Media> {

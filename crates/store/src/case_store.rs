@@ -65,8 +65,11 @@ pub trait CaseStore: Send + Sync {
     async fn departments_of_user(&self, user_id: i64) -> StoreResult<Vec<i64>>;
 
     // ---- media ----
-    /// Registers a stored file; the same content registered twice gives the first record.
+    /// Registers a stored file; the same content registered twice gives the first record. The
+    /// actor is recorded as one of its uploaders.
     async fn media_put(&self, actor: &Actor, m: &NewMedia) -> StoreResult<Media>;
+    /// Whether `uploader` uploaded the file (and so may attach it).
+    async fn media_uploaded_by(&self, id: i64, uploader: &str) -> StoreResult<bool>;
     async fn media_get(&self, id: i64) -> StoreResult<Media>;
     /// The cases whose report or events show this media file.
     async fn media_cases(&self, id: i64) -> StoreResult<Vec<i64>>;

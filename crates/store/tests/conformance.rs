@@ -1907,6 +1907,17 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
         };
         let m1 = s.media_put(&admin(), &m).await.unwrap();
         assert_eq!(s.media_put(&admin(), &m).await.unwrap().id, m1.id);
+        assert!(s.media_uploaded_by(m1.id, "test").await.unwrap());
+        assert!(!s.media_uploaded_by(m1.id, "someone").await.unwrap());
+        // the same bytes from another uploader: one file, two uploaders
+        assert_eq!(
+            s.media_put(&actor_of(worker, "someone"), &m)
+                .await
+                .unwrap()
+                .id,
+            m1.id
+        );
+        assert!(s.media_uploaded_by(m1.id, "someone").await.unwrap());
         assert!(verify_chain(s).await > 0);
         db.clock.advance_ms(1);
     }

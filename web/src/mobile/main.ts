@@ -7,7 +7,8 @@ import App from './App.vue'
 import { router } from './router'
 import { currentLang, errorText, i18n } from '@/shared/i18n'
 import { setErrorNotifier, setUnauthenticatedHandler } from '@/shared/api'
-import { clearSession } from '@/shared/session'
+import { clearSession, me } from '@/shared/session'
+import { flushOutbox, onSent, startOutbox } from './cases/outbox'
 import './style.css'
 
 function applyVantLocale(lang: string) {
@@ -34,3 +35,21 @@ app.config.errorHandler = (err, _instance, info) => {
   console.error(`[wangge] unhandled error (${info}):`, err)
 }
 app.use(i18n).use(Vant).use(router).mount('#app')
+
+// Reports made offline go out once the phone is back online (and once the user who made them is
+// signed in again); each delivery is told.
+void router.isReady().then(() => {
+  startOutbox()
+  watch(me, (m) => {
+    if (m) void flushOutbox()
+  })
+})
+onSent((s) => {
+  showToast({
+    message: s.receipt
+      ? i18n.global.t('mcases.public.sentLater', { code: s.receipt.tracking_code })
+      : i18n.global.t('mcases.outbox.sent', { n: 1 }),
+    position: 'top',
+    duration: s.receipt ? 6000 : 2000,
+  })
+})

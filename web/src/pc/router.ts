@@ -6,6 +6,8 @@ declare module 'vue-router' {
   interface RouteMeta {
     public?: boolean
     permission?: string
+    /** the side menu entry to highlight (default: the route's path) */
+    menu?: string
   }
 }
 
@@ -29,6 +31,57 @@ export const router = createRouter({
           meta: { permission: 'user.manage' },
         },
         { path: 'tokens', name: 'tokens', component: () => import('./pages/TokensPage.vue') },
+        // the case loop
+        { path: 'cases', name: 'cases', component: () => import('./pages/CaseListPage.vue') },
+        {
+          path: 'cases/new',
+          name: 'case-new',
+          component: () => import('./pages/CaseNewPage.vue'),
+          meta: { permission: 'case.read' },
+        },
+        {
+          path: 'cases/:id(\\d+)',
+          name: 'case-detail',
+          component: () => import('./pages/CaseDetailPage.vue'),
+          meta: { menu: '/cases' },
+        },
+        {
+          path: 'case-supervision',
+          name: 'case-supervision',
+          component: () => import('./pages/CaseSupervisionPage.vue'),
+          meta: { permission: 'case.read' },
+        },
+        {
+          path: 'case-overdue',
+          name: 'case-overdue',
+          component: () => import('./pages/CaseOverduePage.vue'),
+          meta: { permission: 'case.read' },
+        },
+        {
+          path: 'case-unreported',
+          name: 'case-unreported',
+          component: () => import('./pages/CaseUnreportedPage.vue'),
+          meta: { permission: 'case.read' },
+        },
+        {
+          path: 'catalogue',
+          name: 'catalogue',
+          component: () => import('./pages/CatalogueEditorPage.vue'),
+          meta: { permission: 'case.configure' },
+        },
+        { path: 'departments', name: 'departments', component: () => import('./pages/DepartmentsPage.vue') },
+        {
+          path: 'calendar',
+          name: 'calendar',
+          component: () => import('./pages/CalendarPage.vue'),
+          meta: { permission: 'case.read' },
+        },
+        {
+          path: 'outbox',
+          name: 'outbox',
+          component: () => import('./pages/OutboxPage.vue'),
+          meta: { permission: 'audit.read' },
+        },
         {
           path: 'audit',
           name: 'audit',

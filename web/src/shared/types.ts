@@ -383,3 +383,365 @@ export interface ApiErrorBody {
   message_zh: string
   details: unknown
 }
+
+// ---------- cases: the closed loop ----------
+
+export type CaseState =
+  | 'draft'
+  | 'reported'
+  | 'accepted'
+  | 'filed'
+  | 'not_filed'
+  | 'dispatched'
+  | 'in_handling'
+  | 'handled'
+  | 'in_check'
+  | 'rework'
+  | 'closed'
+  | 'rated'
+  | 'parked'
+  | 'deferred'
+  | 'voided'
+
+export type CaseAction =
+  | 'submit'
+  | 'accept'
+  | 'file'
+  | 'not_file'
+  | 'handle_on_spot'
+  | 'escalate'
+  | 'dispatch'
+  | 'take'
+  | 'dept_accept'
+  | 'return'
+  | 'transfer'
+  | 'report_result'
+  | 'start_check'
+  | 'check_pass'
+  | 'check_fail'
+  | 'resume_rework'
+  | 'rate'
+  | 'reopen'
+  | 'request_extension'
+  | 'approve_extension'
+  | 'park'
+  | 'defer'
+  | 'resume'
+  | 'supervise'
+  | 'void'
+  | 'merge'
+  | 'review'
+
+/** How far the running stage clock has got. */
+export type CaseAlert = 'on_time' | 'half' | 'three_quarters' | 'breached'
+
+export type CaseParty = 'grid_staff' | 'operator' | 'leader' | 'department' | 'resident' | 'system'
+
+/** A case as the list and the detail return it. */
+export interface Case {
+  id: number
+  number: string
+  client_id: string
+  channel: string
+  state: CaseState
+  resume_to: CaseState | null
+  unit_id: number
+  unit_code: string
+  unit_name: string
+  handling_unit_id: number
+  handling_code: string
+  handling_name: string
+  handling_level: string
+  category: string | null
+  category_name: string | null
+  nature: string
+  urgent: boolean
+  description: string
+  address: string
+  lat: number | null
+  lng: number | null
+  answers: Record<string, unknown>
+  confidential: boolean
+  media: number[]
+  created_at: number
+  updated_at: number
+  version: number
+  stage: string | null
+  deadline_at: number | null
+  alert: CaseAlert
+  /** `{by, note, deadline, at}` */
+  supervision: { by?: string; note?: string; deadline?: number | null; at?: number } | null
+  merged_into: number | null
+  rework_count: number
+  reopen_count: number
+  extension_count: number
+  /** A pending extension request `{minutes, reason, by}`. */
+  extension: { minutes?: number; reason?: string; by?: string } | null
+  rating: string | null
+  closed_at: number | null
+  first_report: boolean
+  errand: {
+    kind?: string
+    promised_date?: string | null
+    due_at?: number | null
+    missing?: string[]
+    units?: string[]
+    /** approval: the matter applied for */
+    matter?: string | null
+    /** approval: the reviews level by level, each with its public notice */
+    reviews?: CaseReview[]
+    /** approval: the public notice now running ends then */
+    notice_until?: number | null
+  } | null
+  /** not_filed_reason, void_reason, escalations… */
+  detail: Record<string, unknown>
+}
+
+/** One level's review of an approval matter (审批类事项), with its public notice (公示). */
+export interface CaseReview {
+  unit: string
+  unit_name: string
+  level: string
+  by: string
+  at: number
+  notice: string
+  notice_until: number
+}
+
+export interface CasePage {
+  items: Case[]
+  total: number
+}
+
+export interface CaseEvent {
+  id: number
+  at: number
+  actor_name: string
+  party: string
+  /** a CaseAction, or a clock event (warning_half, warning_three_quarters, breached, on_time) */
+  action: string
+  from_state: CaseState
+  to_state: CaseState
+  note: string
+  data: Record<string, unknown>
+  media: number[]
+}
+
+export interface CaseAssignment {
+  id: number
+  case_id: number
+  department_id: number
+  department_code: string
+  department_name: string
+  lead: boolean
+  /** dispatched | accepted | returned | transferred | handled */
+  status: string
+  dispatched_at: number
+  deadline_at: number | null
+  finished_at: number | null
+  note: string
+}
+
+export interface CaseReporterView {
+  name: string | null
+  /** masked */
+  phone: string | null
+  confidential: boolean
+}
+
+export interface CaseDetail extends Case {
+  reporter: CaseReporterView | null
+  events: CaseEvent[]
+  assignments: CaseAssignment[]
+  allowed: CaseAction[]
+  parties: CaseParty[]
+  merged: { id: number; number: string }[]
+}
+
+export interface CaseReporterContact {
+  name: string | null
+  phone: string | null
+}
+
+/** The body of POST /api/v1/cases/{id}/actions/{action}. */
+export interface CaseStep {
+  version: number
+  note?: string
+  media?: number[]
+  departments?: { id: number; lead: boolean }[]
+  department_id?: number
+  category?: string
+  urgent?: boolean
+  nature?: string
+  rating?: string
+  hours?: number
+  days?: number
+  approve?: boolean
+  deadline?: string
+  into?: number
+}
+
+export interface CaseCategorySuggestion {
+  code: string
+  name: string
+  score: number
+}
+
+export interface CaseSuggestions {
+  categories: CaseCategorySuggestion[]
+  duplicates: Case[]
+}
+
+export interface CaseOverdueRow {
+  key: string
+  name: string
+  count: number
+}
+
+export interface CaseOverdueBoard {
+  by_unit: CaseOverdueRow[]
+  by_department: CaseOverdueRow[]
+  items: Case[]
+}
+
+export interface CaseMedia {
+  id: number
+  sha256: string
+  content_type: string
+  size: number
+  created_at: number
+}
+
+// ---------- the catalogue, departments, the working calendar ----------
+
+/** "4h" working hours or "5d" working days, per stage; a missing stage inherits. */
+export interface StageLimits {
+  accept?: string
+  dispatch?: string
+  receive?: string
+  handle?: string
+  check?: string
+}
+
+export type CaseStage = keyof StageLimits
+
+export type QuestionType = 'string' | 'number' | 'datetime' | 'text' | 'single' | 'multi' | 'bool'
+
+export interface CategoryQuestion {
+  key: string
+  label: string
+  type: QuestionType
+  required: boolean
+  options: string[]
+}
+
+export interface Category {
+  code: string
+  parent: string | null
+  tree: string
+  name: string
+  key: string | null
+  keywords: string[]
+  filing: string
+  closing: string
+  department: string | null
+  limits: StageLimits
+  reward: boolean
+  urgent: boolean
+  radius_m: number | null
+  questions: CategoryQuestion[]
+}
+
+export interface CatalogueTree {
+  tree: string
+  name: string
+  prefix: string
+  defaults: { limits: StageLimits; radius_m: number }
+}
+
+export interface DepartmentKind {
+  key: string
+  name: string
+}
+
+export interface Catalogue {
+  version: number
+  trees: CatalogueTree[]
+  categories: Category[]
+  department_kinds: DepartmentKind[]
+}
+
+export interface CatalogueVersion {
+  id: number
+  created_at: number
+  created_by: string
+  note: string
+}
+
+export interface DepartmentMember {
+  user_id: number
+  username: string
+  display_name: string
+}
+
+export interface Department {
+  id: number
+  code: string
+  name: string
+  kind: string
+  unit_code: string
+  unit_name: string
+  phone: string | null
+  retired: boolean
+  members: DepartmentMember[]
+}
+
+export interface CalendarDay {
+  /** YYYY-MM-DD */
+  day: string
+  /** holiday | workday */
+  kind: string
+  note: string
+}
+
+export interface WorkCalendar {
+  /** "08:30-12:00" */
+  office_hours: string[]
+  /** Monday = 1 */
+  weekdays: number[]
+  days: CalendarDay[]
+}
+
+export interface DeadlineResult {
+  deadline: string
+  deadline_ms: number | null
+}
+
+// ---------- notifications and the webhook outbox ----------
+
+export interface CaseNotification {
+  id: number
+  case_id: number | null
+  kind: string
+  title: string
+  body: string
+  created_at: number
+  read_at: number | null
+}
+
+export interface NotificationPage {
+  items: CaseNotification[]
+  unread: number
+}
+
+export interface OutboxItem {
+  id: number
+  target: string
+  payload: unknown
+  created_at: number
+  attempts: number
+  next_attempt_at: number
+  last_error: string | null
+  delivered_at: number | null
+  dead: boolean
+}

@@ -52,20 +52,34 @@ const GRID_LEVEL_ACTIONS: [CaseAction; 9] = [
 pub struct Acting {
     pub actor: Actor,
     pub parties: Vec<Party>,
-    /// The caller's departments with an open assignment on the case.
-    pub departments: Vec<i64>,
+    /// The open assignments of the case to the caller's departments.
+    pub shares: Vec<CaseAssignment>,
     /// One of the caller's departments had the case at some time (it may still read it).
     pub was_assigned: bool,
 }
 
 impl Acting {
-    /// The resident who reported the case, known by its tracking code.
-    pub fn resident() -> Self {
+    /// The resident who reported the case, known by its tracking code, from this address.
+    pub fn resident(ip: &str) -> Self {
         Acting {
-            actor: Actor::system("resident"),
+            actor: Actor {
+                user_id: None,
+                name: "resident".into(),
+                ip: ip.into(),
+            },
             parties: vec![Party::Resident],
-            departments: vec![],
+            shares: vec![],
             was_assigned: false,
+        }
+    }
+
+    /// Who the store records as the uploader of this actor's files: the username, or
+    /// `resident@<address>` for the public.
+    pub fn uploader(&self) -> String {
+        if self.actor.user_id.is_none() && self.parties == [Party::Resident] {
+            format!("resident@{}", self.actor.ip)
+        } else {
+            self.actor.name.clone()
         }
     }
 
@@ -73,7 +87,7 @@ impl Acting {
         Acting {
             actor: Actor::system("scheduler"),
             parties: vec![Party::System],
-            departments: vec![],
+            shares: vec![],
             was_assigned: false,
         }
     }
@@ -123,20 +137,34 @@ pub async fn acting(st: &AppState, caller: &Caller, case: &Case) -> ApiResult<Ac
     let mine = st.store.departments_of_user(caller.user.id).await?;
     let assignments = st.store.case_assignments(case.id).await?;
     let was_assigned = assignments.iter().any(|a| mine.contains(&a.department_id));
-    let departments: Vec<i64> = assignments
-        .iter()
+    let shares: Vec<CaseAssignment> = assignments
+        .into_iter()
         .filter(|a| is_open_assignment(a) && mine.contains(&a.department_id))
-        .map(|a| a.department_id)
         .collect();
-    if !departments.is_empty() {
+    if !shares.is_empty() {
         parties.push(Party::Department);
     }
     Ok(Acting {
         actor: caller.actor(),
         parties,
-        departments,
+        shares,
         was_assigned,
     })
+}
+
+/// Checks that the actor uploaded each of these files: a report or a step may only show the
+/// actor's own photos (ids are guessable; the files of others stay theirs).
+pub async fn check_media(st: &AppState, acting: &Acting, ids: &[i64]) -> ApiResult<()> {
+    let uploader = acting.uploader();
+    for id in ids {
+        if !st.store.media_uploaded_by(*id, &uploader).await? {
+            return Err(ApiError::field(
+                "media",
+                format!("no file {id} uploaded by you"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the caller may read the case at all.
@@ -165,11 +193,15 @@ pub fn allowed(st: &AppState, case: &Case, acting: &Acting) -> Vec<CaseAction> {
             }
         }
     }
-    // department staff of a joint case's other departments act on their own share
-    if acting.parties.contains(&Party::Department) {
-        for a in [CaseAction::DeptAccept, CaseAction::ReportResult] {
-            if !out.contains(&a) && matches!(case.state, CaseState::InHandling | CaseState::Rework)
-            {
+    // the other departments of a joint case act on their own share: sign it, then report on it
+    if matches!(case.state, CaseState::InHandling | CaseState::Rework) {
+        for share in acting.shares.iter().filter(|s| !s.lead) {
+            let a = if share.status == "dispatched" {
+                CaseAction::DeptAccept
+            } else {
+                CaseAction::ReportResult
+            };
+            if !out.contains(&a) {
                 out.push(a);
             }
         }
@@ -463,7 +495,7 @@ async fn work_out(
     let before = case.flow();
     let mine: Vec<&CaseAssignment> = assignments
         .iter()
-        .filter(|a| is_open_assignment(a) && acting.departments.contains(&a.department_id))
+        .filter(|a| is_open_assignment(a) && acting.shares.iter().any(|s| s.id == a.id))
         .collect();
     let lead_open = assignments.iter().find(|a| a.lead && is_open_assignment(a));
     let i_lead = mine.iter().any(|a| a.lead);

@@ -94,8 +94,13 @@ pub struct Errand {
 
 /// Who reports: a member of staff (with their scope) or a resident.
 pub enum Reporter<'a> {
-    Staff { caller: &'a crate::auth::Caller },
-    Resident,
+    Staff {
+        caller: &'a crate::auth::Caller,
+    },
+    /// From the grid's public page, at this network address.
+    Resident {
+        ip: String,
+    },
 }
 
 fn check_text(field: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
@@ -265,7 +270,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
         check_text(f, v.as_deref().unwrap_or(""), 50, false)?;
     }
     let (channel, acting, may_assign) = match &who {
-        Reporter::Resident => ("resident".to_string(), Acting::resident(), false),
+        Reporter::Resident { ip } => ("resident".to_string(), Acting::resident(ip), false),
         Reporter::Staff { caller } => {
             let ch = r.channel.clone().unwrap_or_else(|| "grid".into());
             if !STAFF_CHANNELS.contains(&ch.as_str()) {
@@ -284,7 +289,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
                 Acting {
                     actor: caller.actor(),
                     parties: vec![],
-                    departments: vec![],
+                    shares: vec![],
                     was_assigned: false,
                 },
                 centre,
@@ -293,7 +298,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
     };
     let unit = locate(st, &r, may_assign).await?;
     let (_, ancestors) = st.store.unit_get(&Scope::All, &unit.code).await?;
-    if matches!(who, Reporter::Resident) && !st.config.levels.is_grid(&unit.level) {
+    if matches!(who, Reporter::Resident { .. }) && !st.config.levels.is_grid(&unit.level) {
         return Err(ApiError::field(
             "unit_code",
             "residents report from a grid's page",
@@ -349,16 +354,13 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
             ));
         }
     }
-    for id in r
+    let attached: Vec<i64> = r
         .media
         .iter()
         .chain(r.on_spot.iter().flat_map(|o| o.media.iter()))
-    {
-        st.store
-            .media_get(*id)
-            .await
-            .map_err(|_| ApiError::field("media", format!("no uploaded file {id}")))?;
-    }
+        .copied()
+        .collect();
+    engine::check_media(st, &acting, &attached).await?;
     let nature = r.nature.clone().unwrap_or_else(|| "demand".into());
     engine::check_nature(&nature)?;
 

@@ -302,12 +302,7 @@ pub async fn act(
         return Err(ApiError::new("illegal_transition").msg("cases are reported with POST /cases"));
     }
     let (_, acting) = readable(&st, &caller, id).await?;
-    for m in &step.media {
-        st.store
-            .media_get(*m)
-            .await
-            .map_err(|_| ApiError::field("media", format!("no uploaded file {m}")))?;
-    }
+    engine::check_media(&st, &acting, &step.media).await?;
     let case = engine::act(&st, &acting, id, action, step).await?;
     if action == CaseAction::Rate {
         // an unsatisfied follow-up call reopens the case where the rules say so

@@ -2,6 +2,7 @@
 //! follow a case by its tracking code, rate the result, and the grid's closed cases (公开),
 //! anonymised.
 
+use super::ClientIp;
 use crate::cases::engine::{self, Acting, Step};
 use crate::cases::intake::{self, Report, Reporter};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -32,6 +33,7 @@ pub struct Receipt {
     responses((status = 201, body = Receipt), (status = 200, body = Receipt), (status = 422, body = ErrorBody)))]
 pub async fn report(
     State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(r): Json<Report>,
 ) -> ApiResult<(StatusCode, axum::Json<Receipt>)> {
     if r.channel.is_some() || r.handling_code.is_some() || r.on_spot.is_some() || r.errand.is_some()
@@ -39,7 +41,7 @@ pub async fn report(
         return Err(ApiError::new("unknown_field")
             .msg("channel, handling_code, on_spot and errand are for staff"));
     }
-    let (case, created) = intake::submit(&st, Reporter::Resident, r).await?;
+    let (case, created) = intake::submit(&st, Reporter::Resident { ip }, r).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -60,10 +62,16 @@ pub async fn report(
     responses((status = 201, body = Object), (status = 415, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn upload(
     State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
     Upload(bytes): Upload,
 ) -> ApiResult<(StatusCode, axum::Json<Media>)> {
-    let m =
-        crate::cases::media::store_upload(&st, &Actor::system("resident"), bytes.to_vec()).await?;
+    // recorded as uploaded by this address: only a report from it may show the photo
+    let acting = Acting::resident(&ip);
+    let uploader = Actor {
+        name: acting.uploader(),
+        ..acting.actor
+    };
+    let m = crate::cases::media::store_upload(&st, &uploader, bytes.to_vec()).await?;
     Ok((StatusCode::CREATED, axum::Json(m)))
 }
 
@@ -195,11 +203,12 @@ pub struct Rating {
     request_body = Rating, responses((status = 200, body = Tracking), (status = 409, body = ErrorBody)))]
 pub async fn rate(
     State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(code): Path<String>,
     Json(r): Json<Rating>,
 ) -> ApiResult<axum::Json<Tracking>> {
     let case = by_code(&st, &code).await?;
-    let acting = Acting::resident();
+    let acting = Acting::resident(&ip);
     let step = Step {
         version: case.version,
         note: r.comment,

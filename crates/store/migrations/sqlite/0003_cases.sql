@@ -48,6 +48,14 @@ CREATE TABLE media (
     uploaded_by  TEXT    NOT NULL
 );
 
+-- Who uploaded which file: only its uploaders may attach a file to a report or a step (the same
+-- bytes uploaded twice are one file with two uploaders).
+CREATE TABLE media_uploads (
+    media_id    INTEGER NOT NULL REFERENCES media(id),
+    uploaded_by TEXT    NOT NULL,              -- a username, or resident@<address> for the public
+    PRIMARY KEY (media_id, uploaded_by)
+);
+
 CREATE TABLE cases (
     id               INTEGER PRIMARY KEY,
     number           TEXT    NOT NULL UNIQUE,      -- 20261122-00001

@@ -21,7 +21,7 @@ type Town = (
     &'static [(&'static str, &'static str)],
 );
 
-const TOWNS: &[Town] = &[
+pub(crate) const TOWNS: &[Town] = &[
     (
         "320831001",
         "黎城街道",
@@ -143,7 +143,7 @@ const USERS: &[(&str, &str, Role, &str)] = &[
     ("resident", "居民 钱红", Role::Resident, "320831001001001"),
 ];
 
-fn rows() -> Vec<ImportRow> {
+pub(crate) fn rows() -> Vec<ImportRow> {
     let mut out = Vec::new();
     let mut add = |code: String, name: String, parent: &str, level: &str, kind: &str| {
         out.push(ImportRow {
@@ -230,7 +230,9 @@ fn is_community(seq: &str) -> bool {
     seq.starts_with('0') || seq.starts_with('1')
 }
 
-pub async fn seed(state: &AppState) -> anyhow::Result<()> {
+/// Seeds the county, its people and the case loop's staff, then `cases` demo cases over the 90
+/// days before `now_ms` (through a second handle on the database at `url`).
+pub async fn seed(state: &AppState, url: &str, cases: usize, now_ms: i64) -> anyhow::Result<()> {
     let store = &state.store;
     let actor = Actor::system("demo");
     let n = store
@@ -267,6 +269,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     println!(
         "Grid boundaries: {boundaries} units tiled without gaps or overlaps; {people} more team members (password {DEMO_PASSWORD})."
     );
+    crate::demo_cases::seed_staff(state, &hash).await?;
+    if cases > 0 {
+        crate::demo_cases::seed_cases(state, url, cases, now_ms).await?;
+    }
     Ok(())
 }
 

@@ -22,11 +22,11 @@ const COUNTY: Rect = Rect {
 const SINCE: &str = "2024-01-01";
 
 #[derive(Clone, Copy)]
-struct Rect {
-    w: f64,
-    s: f64,
-    e: f64,
-    n: f64,
+pub(crate) struct Rect {
+    pub(crate) w: f64,
+    pub(crate) s: f64,
+    pub(crate) e: f64,
+    pub(crate) n: f64,
 }
 
 /// `n` cells tiling `r` in rows from the north-west, the last row stretched; neighbours compute
@@ -73,7 +73,7 @@ fn polygon(r: Rect) -> serde_json::Value {
 }
 
 /// The rectangle of every unit from the county down, children in code order.
-fn layout(rows: &[ImportRow]) -> Vec<(String, Rect)> {
+pub(crate) fn layout(rows: &[ImportRow]) -> Vec<(String, Rect)> {
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rows {
         children

@@ -17,6 +17,8 @@ use wangge_store::{ImportStage, NewUser, StoreError, UserPatch};
 
 pub struct Env {
     pub state: AppState,
+    /// The database URL the state was opened with (the demo opens a second handle on it).
+    pub url: String,
 }
 
 impl Env {
@@ -43,6 +45,7 @@ impl Env {
             })?;
         Ok(Env {
             state: AppState::new(store, config, clock),
+            url,
         })
     }
 

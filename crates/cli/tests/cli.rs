@@ -121,6 +121,8 @@ async fn remote_import_through_a_running_server() {
             "127.0.0.1:0",
             "--admin-password",
             "Admin#2026",
+            "--cases",
+            "0",
         ])
         .env_remove("WANGGE_DATABASE_URL")
         .stdout(std::process::Stdio::piped())

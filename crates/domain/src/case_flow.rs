@@ -202,7 +202,7 @@ const RULES: &[Rule] = &[
         action: A::ReportResult,
         from: &[S::InHandling, S::Rework],
         to: Target::To(S::Handled),
-        who: &[P::Department, P::GridStaff],
+        who: &[P::Department, P::GridStaff, P::Operator],
     },
     Rule {
         action: A::StartCheck,
@@ -226,7 +226,7 @@ const RULES: &[Rule] = &[
         action: A::ResumeRework,
         from: &[S::Rework],
         to: Target::To(S::InHandling),
-        who: &[P::Department, P::GridStaff],
+        who: &[P::Department, P::GridStaff, P::Operator],
     },
     Rule {
         action: A::Rate,

@@ -92,7 +92,10 @@ impl StageClock {
         let deadline = self.deadline(cal, now)?;
         let allowed = self.allowed(cal);
         let parked = self.parked_minutes(cal, now);
-        let at_share = |pct: i64| cal.add_minutes(self.started, allowed * pct / 100 + parked);
+        // the first whole minute at which `alert` reaches the share (rounded up, so the level
+        // has changed when the warning is due)
+        let at_share =
+            |pct: i64| cal.add_minutes(self.started, (allowed * pct + 99) / 100 + parked);
         match self.alert(cal, now) {
             Alert::OnTime => Some((Alert::Half, at_share(50)?)),
             Alert::Half => Some((Alert::ThreeQuarters, at_share(75)?)),

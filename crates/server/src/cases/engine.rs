@@ -692,6 +692,9 @@ async fn work_out(
             data = json!({ "from": from.department_id, "to": d.id });
             notices.push(Notice::departments("dispatched", vec![d.id]));
         }
+        A::ReportResult | A::ResumeRework if party == Party::Operator && lead_open.is_some() => {
+            return Err(ApiError::new("forbidden").msg("the departments handle a dispatched case"));
+        }
         A::ReportResult => {
             require_note(step, "reporting a result")?;
             if party == Party::Department {
@@ -1025,6 +1028,9 @@ async fn system_event(
         .await?)
 }
 
+/// The level that decides approval matters.
+const APPROVAL_TOP_LEVEL: &str = "county";
+
 /// Approval matters whose public notice (公示) ended go up to the next level for its review; at
 /// the top level the notice simply ends and the centre decides.
 pub async fn notices_round(st: &AppState) -> anyhow::Result<usize> {
@@ -1056,7 +1062,8 @@ pub async fn notices_round(st: &AppState) -> anyhow::Result<usize> {
             .store
             .unit_get(&wangge_domain::roles::Scope::All, &case.handling_code)
             .await?;
-        let result = if ancestors.is_empty() {
+        // reviews go up to the county at most, which decides
+        let result = if ancestors.is_empty() || case.handling_level == APPROVAL_TOP_LEVEL {
             // the top level: the notice ends and the clock runs again
             if let Some(c) = case.clock.as_mut()
                 && let Some(last) = c.parked.last_mut()

@@ -109,6 +109,7 @@ CREATE INDEX cases_category ON cases(category, created_at);
 CREATE INDEX cases_created ON cases(created_at);
 CREATE INDEX cases_alert ON cases(next_alert_at);
 CREATE INDEX cases_deadline ON cases(deadline_at);
+CREATE INDEX cases_merged ON cases(merged_into);
 
 CREATE TABLE case_events (
     id          INTEGER PRIMARY KEY,

@@ -1,16 +1,17 @@
-// Names of states, actions, ratings and the like in the current language (mcases namespace);
-// an unknown key shows as itself.
+// Names of states, actions, ratings and the like in the current language; states and actions
+// are named as in the back office (cases namespace), the rest in the mcases namespace. An unknown
+// key shows as itself.
 
 import { i18n, t } from '@/shared/i18n'
 
-function named(group: string, key: string | null | undefined): string {
+function named(group: string, key: string | null | undefined, ns = 'mcases'): string {
   if (!key) return ''
-  const k = `mcases.${group}.${key}`
+  const k = `${ns}.${group}.${key}`
   return i18n.global.te(k, 'zh-CN') ? t(k) : key
 }
 
-export const stateName = (s: string | null | undefined) => named('states', s)
-export const actionName = (a: string | null | undefined) => named('actions', a)
+export const stateName = (s: string | null | undefined) => named('states', s, 'cases')
+export const actionName = (a: string | null | undefined) => named('actions', a, 'cases')
 export const ratingName = (r: string | null | undefined) => named('ratings', r)
 export const alertName = (a: string | null | undefined) => named('alerts', a)
 export const channelName = (c: string | null | undefined) => named('channels', c)

@@ -1985,6 +1985,7 @@ fn make_spec(
             media: vec![],
         }),
         errand,
+        source: None,
     };
     let start = if on_spot {
         CaseState::InCheck
@@ -2412,6 +2413,8 @@ pub async fn seed_cases(
         clock: clock.clone(),
         grids: Arc::default(),
         cases: Arc::default(),
+        // no external systems exist yet, so none hears of the past
+        external: Arc::default(),
     };
     sim.load_grids().await?;
     sim.cases.load(sim.store.as_ref(), &sim.config).await?;

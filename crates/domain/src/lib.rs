@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 pub mod grid;
 pub mod import;
+pub mod ingest;
 pub mod password;
 pub mod roles;
 pub mod sla;

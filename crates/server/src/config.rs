@@ -40,6 +40,10 @@
 //! format = "dingtalk"
 //! secret = "SEC…"               # DingTalk signing secret (optional)
 //! events = ["created", "escalated", "breached", "supervised", "closed"]
+//! [external]                    # external systems (Open311, webhooks, ingest); each key optional
+//! jurisdiction_id = "jinhu.gov.cn"  # Open311: if set, other non-empty jurisdiction_ids are 404
+//! webhook_attempts = 12         # failed deliveries before a message goes to the dead letters
+//! signature_tolerance_s = 300   # ingest: how far the signed timestamp may be from now
 //! [[levels]]                    # replaces the default list when given
 //! key = "province"
 //! name_zh = "省"
@@ -69,6 +73,7 @@ pub struct Config {
     pub grids: GridConfig,
     pub map: MapConfig,
     pub cases: CaseConfig,
+    pub external: ExternalConfig,
     /// Where photos and videos of cases are kept (`DIR/media`).
     pub media_dir: std::path::PathBuf,
 }
@@ -170,6 +175,25 @@ impl CaseConfig {
     }
 }
 
+/// External systems: Open311, outgoing webhooks, incoming events (`[external]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExternalConfig {
+    pub jurisdiction_id: Option<String>,
+    pub webhook_attempts: i64,
+    pub signature_tolerance_s: i64,
+}
+
+impl Default for ExternalConfig {
+    fn default() -> Self {
+        ExternalConfig {
+            jurisdiction_id: None,
+            webhook_attempts: 12,
+            signature_tolerance_s: 300,
+        }
+    }
+}
+
 /// Catalogues and rules of grids.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -231,6 +255,8 @@ struct FileConfig {
     map: MapConfig,
     #[serde(default)]
     cases: CaseConfig,
+    #[serde(default)]
+    external: ExternalConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -275,6 +301,7 @@ fn unreachable_default() -> Config {
         grids: GridConfig::default(),
         map: MapConfig::default(),
         cases: CaseConfig::default(),
+        external: ExternalConfig::default(),
         media_dir: std::env::temp_dir().join("wangge-media"),
     }
 }
@@ -333,6 +360,14 @@ impl Config {
             );
         }
         f.cases.check()?;
+        anyhow::ensure!(
+            (1..=30).contains(&f.external.webhook_attempts),
+            "webhook_attempts must be 1-30"
+        );
+        anyhow::ensure!(
+            f.external.signature_tolerance_s >= 10,
+            "signature_tolerance_s must be at least 10"
+        );
         Ok(Config {
             levels,
             password_policy: PasswordPolicy {
@@ -348,6 +383,7 @@ impl Config {
             grids: f.grids,
             map: f.map,
             cases: f.cases,
+            external: f.external,
             media_dir: std::env::temp_dir().join("wangge-media"),
         })
     }
@@ -355,6 +391,17 @@ impl Config {
     /// Today's date in the deployment's time zone.
     pub fn today(&self, now_ms: i64) -> String {
         wangge_domain::clock::local_date(now_ms, &self.time_zone)
+    }
+
+    /// An instant as ISO 8601 with the deployment's offset: `2026-11-22T09:30:00+08:00`.
+    pub fn iso_time(&self, ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| {
+                t.to_zoned(self.time_zone.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -323,6 +323,49 @@ pub const CATALOGUE: &[(&str, u16, &str, &str)] = &[
         "The user has no photo",
         "该用户没有照片",
     ),
+    (
+        "invalid_api_key",
+        403,
+        "Missing or invalid API key",
+        "缺少或无效的 API 密钥",
+    ),
+    (
+        "rate_limited",
+        429,
+        "Too many requests; wait and try again",
+        "请求过于频繁，请稍后再试",
+    ),
+    (
+        "invalid_signature",
+        401,
+        "The signature is missing, wrong or too old",
+        "签名缺失、错误或已过期",
+    ),
+    (
+        "external_system_not_found",
+        404,
+        "External system not found",
+        "未找到该外部系统",
+    ),
+    (
+        "outside_territory",
+        422,
+        "The place lies outside the territory of this system",
+        "该地点不在本系统的辖区范围内",
+    ),
+    (
+        "unknown_service",
+        404,
+        "Unknown service_code",
+        "未知的服务类别（service_code）",
+    ),
+    (
+        "jurisdiction_not_found",
+        404,
+        "jurisdiction_id not found",
+        "未找到该辖区（jurisdiction_id）",
+    ),
+    ("duplicate_name", 409, "The name is taken", "该名称已被使用"),
     ("internal_error", 500, "Internal error", "服务器内部错误"),
 ];
 
@@ -332,6 +375,11 @@ pub fn message_zh(code: &str) -> Option<&'static str> {
         .iter()
         .find(|(c, ..)| *c == code)
         .map(|(.., zh)| *zh)
+}
+
+/// The English message of a catalogued code.
+pub fn message_en(code: &str) -> &'static str {
+    lookup(code).1
 }
 
 fn lookup(code: &str) -> (u16, &'static str, &'static str) {
@@ -379,7 +427,15 @@ impl IntoResponse for ApiError {
             message_zh: zh.to_string(),
             details: self.details,
         };
-        (status, Json(body)).into_response()
+        let retry = body.details.get("retry_after_s").and_then(|v| v.as_i64());
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(secs) = retry
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 
@@ -416,6 +472,7 @@ impl From<StoreError> for ApiError {
                 "photo" => "photo_not_found",
                 "case" => "case_not_found",
                 "department" => "department_not_found",
+                "external system" => "external_system_not_found",
                 _ => "not_found",
             }),
             StoreError::Rejected { code, message } => ApiError::new(code).msg(message),

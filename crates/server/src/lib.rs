@@ -4,9 +4,11 @@ pub mod auth;
 pub mod cases;
 pub mod config;
 pub mod error;
+pub mod external;
 mod extract;
 pub mod grid_index;
 pub mod jobs;
+mod open311;
 mod routes;
 pub mod state;
 pub mod territory_file;
@@ -50,6 +52,7 @@ pub fn app(state: AppState) -> Router {
     let api = api.fallback(|| async { error::ApiError::new("not_found") });
     Router::new()
         .merge(api)
+        .merge(open311::router())
         .layer(axum::middleware::from_fn(body_limit))
         .layer(axum::middleware::from_fn(run_to_completion))
         .route(

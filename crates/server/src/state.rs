@@ -1,5 +1,6 @@
 use crate::cases::CaseRuntime;
 use crate::config::Config;
+use crate::external::ExternalRuntime;
 use crate::grid_index::GridIndex;
 use std::sync::Arc;
 use wangge_domain::clock::Clock;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub grids: Arc<GridIndex>,
     /// The case catalogue, working calendar and classifier in use.
     pub cases: Arc<CaseRuntime>,
+    /// External systems in memory and their rate limits.
+    pub external: Arc<ExternalRuntime>,
 }
 
 impl AppState {
@@ -25,6 +28,7 @@ impl AppState {
             clock,
             grids: Arc::default(),
             cases: Arc::default(),
+            external: Arc::default(),
         }
     }
 

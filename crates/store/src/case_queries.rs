@@ -794,7 +794,18 @@ macro_rules! impl_case_store {
                 let r = bind_changing(q, &c)?.fetch_one(&mut *tx).await?;
                 let id: i64 = r.try_get("id")?;
                 insert_event(&mut tx, id, now, &new.event).await?;
-                insert_side_effects(&mut tx, id, now, notifications, outbox).await?;
+                let outbox: Vec<NewOutbox> = outbox
+                    .iter()
+                    .cloned()
+                    .map(|mut o| {
+                        if let Some(c) = o.payload.get_mut("case").and_then(|c| c.as_object_mut()) {
+                            c.insert("id".into(), id.into());
+                            c.insert("number".into(), number.clone().into());
+                        }
+                        o
+                    })
+                    .collect();
+                insert_side_effects(&mut tx, id, now, notifications, &outbox).await?;
                 let mut ev = AuditEvent::new("case.create", "case", number.clone());
                 ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
                 append_audit(&mut tx, now, actor, &ev).await?;
@@ -911,6 +922,14 @@ macro_rules! impl_case_store {
                     (Some(s), None) => conds.push(s),
                     (None, Some(d)) => conds.push(d),
                     (None, None) => {}
+                }
+                if !f.ids.is_empty() {
+                    let ids: Vec<String> = f.ids.iter().map(|i| a.int(*i)).collect();
+                    conds.push(format!("c.id IN ({})", ids.join(", ")));
+                }
+                if !f.categories.is_empty() {
+                    let cs: Vec<String> = f.categories.iter().map(|c| a.text(c.clone())).collect();
+                    conds.push(format!("c.category IN ({})", cs.join(", ")));
                 }
                 if !f.states.is_empty() {
                     let states: Vec<String> = f
@@ -1188,13 +1207,18 @@ macro_rules! impl_case_store {
                 Ok(())
             }
 
-            async fn outbox_list(&self, dead_only: bool, limit: i64) -> StoreResult<Vec<OutboxItem>> {
-                let sql = if dead_only {
-                    format!("{OUTBOX_SELECT} WHERE dead ORDER BY id DESC LIMIT $1")
-                } else {
-                    format!("{OUTBOX_SELECT} ORDER BY id DESC LIMIT $1")
-                };
-                let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(&self.pool).await?;
+            async fn outbox_list(&self, dead_only: bool, target: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+                let mut a = Args::default();
+                let mut conds = Vec::new();
+                if dead_only {
+                    conds.push("dead".to_string());
+                }
+                if let Some(t) = target {
+                    conds.push(format!("target = {}", a.text(t.to_string())));
+                }
+                let where_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+                let sql = format!("{OUTBOX_SELECT}{where_sql} ORDER BY id DESC LIMIT {}", a.int(limit));
+                let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
                 rows.iter().map(outbox_from_row).collect()
             }
 

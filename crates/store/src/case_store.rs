@@ -133,7 +133,12 @@ pub trait CaseStore: Send + Sync {
         error: Option<&str>,
         next_attempt_at: Option<i64>,
     ) -> StoreResult<()>;
-    async fn outbox_list(&self, dead_only: bool, limit: i64) -> StoreResult<Vec<OutboxItem>>;
+    async fn outbox_list(
+        &self,
+        dead_only: bool,
+        target: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>>;
     /// Puts a dead message back in the queue.
     async fn outbox_retry(&self, actor: &Actor, id: i64) -> StoreResult<()>;
 }

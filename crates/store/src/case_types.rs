@@ -182,6 +182,8 @@ pub struct Notification {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutbox {
     pub target: String,
+    /// A JSON event. When a case is created, the store fills in `case.id` and `case.number`,
+    /// which the caller cannot know yet.
     pub payload: Value,
 }
 
@@ -216,7 +218,11 @@ pub struct CaseWrite {
 pub struct CaseFilter {
     pub scope: Option<wangge_domain::roles::Scope>,
     pub department_ids: Vec<i64>,
+    /// Only these cases.
+    pub ids: Vec<i64>,
     pub states: Vec<CaseState>,
+    /// Cases of exactly one of these categories.
+    pub categories: Vec<String>,
     /// A category code or the code of a category above it.
     pub category: Option<String>,
     /// Cases whose grid lies under this unit path.

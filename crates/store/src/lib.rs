@@ -7,6 +7,9 @@ mod case_queries;
 mod case_store;
 mod case_types;
 mod error;
+mod external_queries;
+mod external_store;
+mod external_types;
 mod grid_queries;
 mod grid_store;
 mod grid_types;
@@ -20,6 +23,8 @@ mod types;
 pub use case_store::{CaseStore, NewMedia};
 pub use case_types::*;
 pub use error::{StoreError, StoreResult};
+pub use external_store::ExternalStore;
+pub use external_types::*;
 pub use grid_store::GridStore;
 pub use grid_types::*;
 pub use postgres::PgStore;
@@ -49,7 +54,7 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Arc<dyn Store
 }
 
 #[async_trait]
-pub trait Store: GridStore + CaseStore + Send + Sync + 'static {
+pub trait Store: GridStore + CaseStore + ExternalStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

@@ -7,6 +7,7 @@ pub(crate) const SQLITE: Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, include_str!("../migrations/sqlite/0002_grids.sql")),
     (3, include_str!("../migrations/sqlite/0003_cases.sql")),
+    (4, include_str!("../migrations/sqlite/0004_external.sql")),
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
@@ -16,4 +17,5 @@ pub(crate) const POSTGRES: Migrations = &[
     ),
     (2, include_str!("../migrations/postgres/0002_grids.sql")),
     (3, include_str!("../migrations/postgres/0003_cases.sql")),
+    (4, include_str!("../migrations/postgres/0004_external.sql")),
 ];

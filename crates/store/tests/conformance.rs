@@ -1871,10 +1871,10 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
         s.outbox_attempt(due[0].id, Some("HTTP 500"), None)
             .await
             .unwrap();
-        assert_eq!(s.outbox_list(true, 10).await.unwrap().len(), 1);
+        assert_eq!(s.outbox_list(true, None, 10).await.unwrap().len(), 1);
         s.outbox_retry(&admin(), due[0].id).await.unwrap();
         s.outbox_attempt(due[0].id, None, None).await.unwrap();
-        let done = s.outbox_list(false, 10).await.unwrap();
+        let done = s.outbox_list(false, None, 10).await.unwrap();
         assert!(done[0].delivered_at.is_some() && !done[0].dead && done[0].attempts == 3);
 
         // calendar, catalogue versions, media
@@ -1920,5 +1920,166 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
         assert!(s.media_uploaded_by(m1.id, "someone").await.unwrap());
         assert!(verify_chain(s).await > 0);
         db.clock.advance_ms(1);
+    }
+}
+
+#[tokio::test]
+async fn external_systems_keys_patches_and_calls() {
+    use wangge_domain::ingest::{IngestRule, RuleOp};
+    for db in backends().await {
+        let s = db.store.as_ref();
+        let n = db.name;
+        seed_tree(s).await;
+        let rule = IngestRule {
+            field: "type".into(),
+            op: RuleOp::Eq,
+            value: "smoke".into(),
+            category: "G0502".into(),
+            urgent: true,
+        };
+        let new = NewExternalSystem {
+            name: "hotline".into(),
+            title: "12345 热线".into(),
+            channel: "hotline".into(),
+            unit_code: "320831001".into(),
+            rate_limit: 60,
+            webhook_url: Some("https://example.cn/hook".into()),
+            webhook_events: vec!["case.created".into()],
+            rules: vec![rule.clone()],
+            key_hash: "h1".into(),
+            key_prefix: "wgk_abcdef".into(),
+            webhook_secret: "whsec_1".into(),
+            ingest_secret: "whsec_2".into(),
+        };
+        let x = s.external_create(&admin(), &new).await.unwrap();
+        assert_eq!(
+            (x.unit_code.as_str(), x.rules.clone()),
+            ("320831001", vec![rule]),
+            "{n}"
+        );
+        assert!(x.active && x.last_used_at.is_none(), "{n}");
+        assert_eq!(
+            code_of(s.external_create(&admin(), &new).await.unwrap_err()),
+            "duplicate_name",
+            "{n}"
+        );
+        let other = NewExternalSystem {
+            name: "sensors".into(),
+            key_hash: "h2".into(),
+            unit_code: "999".into(),
+            ..new.clone()
+        };
+        assert_eq!(
+            code_of(s.external_create(&admin(), &other).await.unwrap_err()),
+            "not_found:unit",
+            "{n}"
+        );
+        assert_eq!(
+            s.external_by_key("h1").await.unwrap().unwrap().id,
+            x.id,
+            "{n}"
+        );
+        assert!(s.external_by_key("h2").await.unwrap().is_none(), "{n}");
+        assert_eq!(
+            s.external_by_name("hotline")
+                .await
+                .unwrap()
+                .unwrap()
+                .webhook_secret,
+            "whsec_1"
+        );
+
+        // a patch changes only what it names; None keeps, Some(None) removes the webhook
+        let p = ExternalPatch {
+            title: Some("热线".into()),
+            webhook_url: Some(None),
+            key: Some(("h3".into(), "wgk_123456".into())),
+            ..Default::default()
+        };
+        let y = s.external_update(&admin(), x.id, &p).await.unwrap();
+        assert_eq!(
+            (y.title.as_str(), y.webhook_url.clone(), y.channel.as_str()),
+            ("热线", None, "hotline"),
+            "{n}"
+        );
+        assert_eq!(y.key_prefix, "wgk_123456");
+        assert!(
+            s.external_by_key("h1").await.unwrap().is_none(),
+            "{n}: the old key is gone"
+        );
+        assert!(s.external_by_key("h3").await.unwrap().is_some(), "{n}");
+        let y = s
+            .external_update(
+                &admin(),
+                x.id,
+                &ExternalPatch {
+                    active: Some(false),
+                    unit_code: Some("320831".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((y.active, y.unit_code.as_str()), (false, "320831"), "{n}");
+        assert!(
+            s.external_by_key("h3").await.unwrap().is_none(),
+            "{n}: inactive keys do not match"
+        );
+        assert_eq!(
+            code_of(
+                s.external_update(&admin(), 999, &ExternalPatch::default())
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:external system",
+            "{n}"
+        );
+
+        // a call is audited and noted
+        db.clock.advance_ms(1000);
+        s.external_called(
+            x.id,
+            &Actor {
+                user_id: None,
+                name: "external:hotline".into(),
+                ip: "10.0.0.1".into(),
+            },
+            AuditEvent::new("open311.requests", "external_system", "hotline"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.external_get(x.id).await.unwrap().last_used_at,
+            Some(T0 + 1000),
+            "{n}"
+        );
+        let log = s
+            .audit_search(&AuditFilter {
+                actor: Some("external:hotline".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 1, "{n}");
+        let changes = s
+            .audit_search(&AuditFilter {
+                action: Some("external.".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(changes.len(), 3, "{n}: create and two updates");
+        assert!(
+            !changes
+                .iter()
+                .any(|e| e.detail_json.contains("whsec_") || e.detail_json.contains("h3")),
+            "{n}: no secrets in the log"
+        );
+        assert_eq!(s.external_list().await.unwrap().len(), 1, "{n}");
+        assert!(s.case_by_client_id("nope").await.unwrap().is_none());
+        assert!(s.case_lead_departments(&[]).await.unwrap().is_empty());
+        verify_chain(s).await;
     }
 }

@@ -65,6 +65,10 @@ pub struct Report {
     /// A grid worker settled it on the spot: what was done, with photos.
     pub on_spot: Option<OnSpot>,
     pub errand: Option<Errand>,
+    /// Where an external system's report came from (its name, the Open311 contact fields or the
+    /// device event); kept in the case's detail.
+    #[serde(skip)]
+    pub source: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -99,6 +103,11 @@ pub enum Reporter<'a> {
     },
     /// From the grid's public page, at this network address.
     Resident {
+        ip: String,
+    },
+    /// An external system (Open311 client, device gateway) within its territory.
+    External {
+        system: &'a wangge_store::ExternalSystem,
         ip: String,
     },
 }
@@ -271,6 +280,16 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
     }
     let (channel, acting, may_assign) = match &who {
         Reporter::Resident { ip } => ("resident".to_string(), Acting::resident(ip), false),
+        Reporter::External { system, ip } => (
+            system.channel.clone(),
+            Acting {
+                actor: crate::external::actor(system, ip),
+                parties: vec![Party::System],
+                shares: vec![],
+                was_assigned: false,
+            },
+            false,
+        ),
         Reporter::Staff { caller } => {
             let ch = r.channel.clone().unwrap_or_else(|| "grid".into());
             if !STAFF_CHANNELS.contains(&ch.as_str()) {
@@ -298,15 +317,28 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
     };
     let unit = locate(st, &r, may_assign).await?;
     let (_, ancestors) = st.store.unit_get(&Scope::All, &unit.code).await?;
-    if matches!(who, Reporter::Resident { .. }) && !st.config.levels.is_grid(&unit.level) {
+    if matches!(who, Reporter::Resident { .. } | Reporter::External { .. })
+        && !st.config.levels.is_grid(&unit.level)
+    {
         return Err(ApiError::field(
             "unit_code",
-            "residents report from a grid's page",
+            "reports without an account belong to a grid: give its code or a location",
         ));
+    }
+    if let Reporter::External { system, .. } = &who
+        && !unit.path.starts_with(&system.unit_path)
+    {
+        return Err(ApiError::new("outside_territory").msg(format!(
+            "{} ({}) lies outside {}, the territory of {}",
+            unit.name, unit.code, system.unit_name, system.name
+        )));
     }
     let mut handling = first_handler(st, &unit, &ancestors);
     let now = st.clock.now_ms();
-    let mut party = Party::Resident;
+    let mut party = match who {
+        Reporter::External { .. } => Party::System,
+        _ => Party::Resident,
+    };
     let mut on_spot = false;
     if let Reporter::Staff { caller } = &who {
         let scope = caller.require(wangge_domain::roles::Permission::CaseRead)?;
@@ -555,6 +587,9 @@ fn blank_case(
         closed_at: None,
         first_report: false,
         errand: None,
-        detail: json!({}),
+        detail: match &r.source {
+            Some(src) => json!({ "source": src }),
+            None => json!({}),
+        },
     }
 }

@@ -296,6 +296,7 @@ pub async fn render(
             }
         }
     }
+    outbox.extend(crate::external::webhook::render(st, case, notices).await?);
     Ok((notes, outbox))
 }
 
@@ -350,12 +351,16 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// Wait before the next attempt: 30 s doubling up to 6 h; after 12 attempts the message is dead.
-pub fn backoff_ms(attempts: i64) -> Option<i64> {
-    (attempts < 12).then(|| (30_000i64 << attempts.clamp(0, 20)).min(6 * 3_600_000))
+/// Wait after a failed attempt, given the attempts before it: 30 s doubling up to 6 h; after
+/// `max` failed attempts the message is dead (`None`).
+pub fn backoff_ms(attempts: i64, max: i64) -> Option<i64> {
+    (attempts + 1 < max).then(|| (30_000i64 << attempts.clamp(0, 20)).min(6 * 3_600_000))
 }
 
 async fn deliver(st: &AppState, client: &reqwest::Client, item: &OutboxItem) -> Result<(), String> {
+    if let Some(name) = item.target.strip_prefix("external:") {
+        return crate::external::webhook::deliver(st, client, item, name).await;
+    }
     let hook = st
         .config
         .cases
@@ -406,7 +411,8 @@ pub async fn outbox_round(st: &AppState, client: &reqwest::Client) -> anyhow::Re
         match deliver(st, client, &item).await {
             Ok(()) => st.store.outbox_attempt(item.id, None, None).await?,
             Err(e) => {
-                let next = backoff_ms(item.attempts).map(|b| st.clock.now_ms() + b);
+                let next = backoff_ms(item.attempts, st.config.external.webhook_attempts)
+                    .map(|b| st.clock.now_ms() + b);
                 tracing::warn!("webhook {} message {}: {e}", item.target, item.id);
                 st.store.outbox_attempt(item.id, Some(&e), next).await?;
             }
@@ -459,10 +465,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_then_gives_up() {
-        assert_eq!(backoff_ms(0), Some(30_000));
-        assert_eq!(backoff_ms(1), Some(60_000));
-        assert_eq!(backoff_ms(11), Some(6 * 3_600_000));
-        assert_eq!(backoff_ms(12), None);
+        assert_eq!(backoff_ms(0, 12), Some(30_000));
+        assert_eq!(backoff_ms(1, 12), Some(60_000));
+        assert_eq!(backoff_ms(10, 12), Some(6 * 3_600_000));
+        assert_eq!(backoff_ms(11, 12), None);
+        assert_eq!(backoff_ms(0, 1), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@ mod cases;
 mod catalogue;
 mod changes;
 mod departments;
+mod external_systems;
 mod health;
+mod ingest;
 mod locate;
 mod media;
 mod meta;
@@ -42,6 +44,7 @@ use utoipa_axum::routes;
         (name = "teams", description = "Grid teams, the team report, publicity boards and QR codes"),
         (name = "cases", description = "Cases: report, list, act, suggestions, boards, media, notifications"),
         (name = "catalogue", description = "The case catalogue, departments and the working calendar"),
+        (name = "external", description = "External systems: API keys, webhooks, signed device events (Open311 is under /open311/v2)"),
         (name = "public", description = "For residents without an account: report, track, rate, disclosure"),
         (name = "users", description = "Users and grants (administrators)"),
         (name = "tokens", description = "Personal API tokens"),
@@ -152,6 +155,11 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::mark_read))
         .routes(routes!(notifications::outbox))
         .routes(routes!(notifications::retry))
+        .routes(routes!(external_systems::list, external_systems::create))
+        .routes(routes!(external_systems::update))
+        .routes(routes!(external_systems::rotate))
+        .routes(routes!(external_systems::deliveries))
+        .routes(routes!(ingest::ingest))
         .routes(routes!(public_cases::report))
         .routes(routes!(public_cases::upload))
         .routes(routes!(public_cases::track))

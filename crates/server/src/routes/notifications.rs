@@ -92,7 +92,7 @@ pub async fn outbox(
     caller.require_global(AuditRead)?;
     Ok(axum::Json(
         st.store
-            .outbox_list(q.dead.unwrap_or(false), 200)
+            .outbox_list(q.dead.unwrap_or(false), None, 200)
             .await?
             .into(),
     ))

@@ -26,6 +26,8 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
         .reload_if_changed(st.store.as_ref(), &st.config.levels)
         .await?;
     st.cases.catalogue_if_changed(st.store.as_ref()).await?;
+    // external systems changed through another server sharing the database
+    st.external.reload(st).await?;
     crate::cases::engine::alerts_round(st).await?;
     crate::cases::engine::notices_round(st).await?;
     Ok(())

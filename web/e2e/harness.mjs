@@ -8,7 +8,7 @@
 //   E2E_KEEP=1                 keep the temporary data directories for inspection
 
 import { spawn, spawnSync } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -109,12 +109,14 @@ function demoHas(bin, flag) {
 /**
  * Starts `wangge demo` on a free port with a fresh data directory (and a fresh PostgreSQL schema
  * for the postgres backend) and waits until GET /readyz answers 200. `demoCases` is the number of
- * generated demo cases (default 0, for speed) when the binary has `--cases`.
+ * generated demo cases (default 0, for speed) when the binary has `--cases`. `config` is the text of
+ * a `wangge.toml` written to the data directory before the start (the server reads it from there).
  */
-export async function startServer(backend, { demoCases = 0 } = {}) {
+export async function startServer(backend, { demoCases = 0, config } = {}) {
   const bin = requireBinary()
   requireChromium()
   const dataDir = mkdtempSync(join(tmpdir(), `wangge-e2e-${backend.name}-`))
+  if (config !== undefined) writeFileSync(join(dataDir, 'wangge.toml'), config)
   const port = await freePort()
   const adminPassword = `Adm1n#${Math.random().toString(36).slice(2, 10)}`
   const args = ['demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--admin-password', adminPassword]

@@ -83,6 +83,12 @@ export const router = createRouter({
           meta: { permission: 'audit.read' },
         },
         {
+          path: 'external-systems',
+          name: 'external-systems',
+          component: () => import('./pages/ExternalSystemsPage.vue'),
+          meta: { permission: 'user.manage' },
+        },
+        {
           path: 'audit',
           name: 'audit',
           component: () => import('./pages/AuditPage.vue'),

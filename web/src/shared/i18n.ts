@@ -6,11 +6,13 @@ import casesZhCN from './locales/cases.zh-CN'
 import casesEn from './locales/cases.en'
 import mcasesZhCN from './locales/mcases.zh-CN'
 import mcasesEn from './locales/mcases.en'
+import externalZhCN from './locales/external.zh-CN'
+import externalEn from './locales/external.en'
 import { ApiError } from './api'
 
-// The case loop's strings live in their own files, one namespace each.
-const zhCN = { ...zhCNBase, cases: casesZhCN, mcases: mcasesZhCN }
-const en: typeof zhCN = { ...enBase, cases: casesEn, mcases: mcasesEn }
+// The case loop's and the external systems' strings live in their own files, one namespace each.
+const zhCN = { ...zhCNBase, cases: casesZhCN, mcases: mcasesZhCN, external: externalZhCN }
+const en: typeof zhCN = { ...enBase, cases: casesEn, mcases: mcasesEn, external: externalEn }
 type Messages = typeof zhCN
 
 export type Lang = 'zh-CN' | 'en'

@@ -745,3 +745,45 @@ export interface OutboxItem {
   delivered_at: number | null
   dead: boolean
 }
+
+// ---------- external systems (Open311 clients, webhooks, incoming events) ----------
+
+export type WebhookEvent = 'case.created' | 'case.state_changed'
+export type IngestRuleOp = 'eq' | 'prefix' | 'contains' | 'gte' | 'lte'
+
+/** Turns an incoming event into a case category; the first rule that matches decides. */
+export interface IngestRule {
+  /** A dotted path into the event's JSON (`type`, `data.level`). */
+  field: string
+  op: IngestRuleOp
+  value: string
+  /** A leaf category code of the catalogue. */
+  category: string
+  urgent: boolean
+}
+
+export interface ExternalSystem {
+  id: number
+  name: string
+  title: string
+  channel: string
+  key_prefix: string
+  unit_code: string
+  unit_name: string
+  rate_limit: number
+  webhook_url: string | null
+  webhook_events: WebhookEvent[]
+  rules: IngestRule[]
+  active: boolean
+  created_at: number
+  updated_at: number
+  last_used_at: number | null
+}
+
+export type ExternalSecretKind = 'api_key' | 'webhook_secret' | 'ingest_secret'
+
+/** The answer of a create or a rotation: the secrets are in it once, never again. */
+export interface ExternalSystemSecrets {
+  system: ExternalSystem
+  secrets: Partial<Record<ExternalSecretKind, string>>
+}

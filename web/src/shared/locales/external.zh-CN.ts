@@ -1,0 +1,121 @@
+// External systems (外部系统: Open311 clients, outgoing webhooks, incoming device events) in the PC
+// back office (the `external` namespace).
+// vue-i18n gives `@`, `|`, `{` and `}` a meaning: messages use them only for {placeholders}.
+const externalZhCN = {
+  nav: '外部系统',
+  intro:
+    '外部系统（12345 热线、城市运行平台、物联感知设备、Open311 客户端）凭 API 密钥按 Open311 接口上报和查询案件，' +
+    '通过 Webhook 接收案件变化，并可推送设备事件，由识别规则转为案件。',
+  create: '新建外部系统',
+  editOf: '编辑：{title}',
+  details: '接入与推送',
+  detailsOf: '{title}：接入与推送',
+  created: '已创建外部系统 {title}',
+  saved: '已保存',
+  activated: '{title} 已启用',
+  deactivated: '{title} 已停用',
+  never: '从未使用',
+  none: '未配置',
+  fillRequired: '请填写标识、名称、渠道和辖区',
+  currentUnit: '当前辖区：{name}（{code}）',
+  fields: {
+    name: '标识',
+    title: '名称',
+    channel: '案件渠道',
+    unit: '辖区',
+    keyPrefix: 'API 密钥前缀',
+    rateLimit: '频率限制',
+    webhookUrl: 'Webhook 地址',
+    webhookEvents: '推送事件',
+    rules: '识别规则',
+    active: '启用',
+    lastUsed: '最近使用',
+  },
+  hints: {
+    name: '小写字母、数字、- 和 _，2–32 位；创建后不可修改，也是事件接入地址的一部分',
+    channel: '该系统上报的案件记为此渠道（小写字母、数字、- 和 _）',
+    unit: '该系统只能在此辖区内上报和查询案件',
+    rateLimit: '次/分钟',
+    webhookUrl: 'http:// 或 https:// 地址；留空则不推送',
+  },
+  events: {
+    created: '案件创建（case.created）',
+    stateChanged: '案件状态变化（case.state_changed）',
+  },
+  ops: {
+    eq: '等于',
+    prefix: '开头是',
+    contains: '包含',
+    gte: '不小于（数值）',
+    lte: '不大于（数值）',
+  },
+  rules: {
+    intro: '设备事件按规则逐条比对，第一条匹配的规则决定案件类别和是否紧急；都不匹配时案件不带类别，由指挥中心分类。',
+    firstMatch: '按顺序比对，第一条匹配的规则生效',
+    field: '事件字段',
+    fieldPlaceholder: '如 type 或 data.level',
+    op: '比较',
+    value: '值',
+    category: '事项类别',
+    categoryPlaceholder: '选择末级类别',
+    urgent: '紧急',
+    add: '添加规则',
+    remove: '删除',
+    up: '上移',
+    down: '下移',
+    empty: '暂无规则',
+  },
+  secrets: {
+    titleOf: '请立即保存密钥：{title}',
+    once: '以下密钥只显示这一次，关闭后无法再次查看；遗失后只能重新生成。',
+    api_key: 'API 密钥',
+    webhook_secret: 'Webhook 签名密钥',
+    ingest_secret: '事件接入签名密钥',
+    close: '我已保存',
+  },
+  rotate: {
+    title: '密钥',
+    buttons: {
+      api_key: '重新生成 API 密钥',
+      webhook_secret: '重新生成 Webhook 签名密钥',
+      ingest_secret: '重新生成事件接入签名密钥',
+    },
+    names: {
+      api_key: 'API 密钥',
+      webhook_secret: 'Webhook 签名密钥',
+      ingest_secret: '事件接入签名密钥',
+    },
+    confirm: '{name}重新生成后，旧密钥立即失效，使用它的外部系统须同时更新。确定重新生成？',
+    confirmButton: '重新生成',
+  },
+  deliveries: {
+    title: 'Webhook 推送记录',
+    deadOnly: '只看发送失败',
+    event: '事件',
+    case: '案件编号',
+    createdAt: '产生时间',
+    attempts: '尝试次数',
+    lastError: '最近错误',
+    state: '状态',
+    delivered: '已送达',
+    waiting: '待发送',
+    dead: '发送失败',
+    resend: '重新发送',
+    resent: '已重新排队，稍后发送',
+    empty: '暂无推送记录',
+    noWebhook: '该系统未配置 Webhook 地址，不会推送案件变化。',
+  },
+  endpoints: {
+    title: '接入说明',
+    open311: 'Open311 GeoReport v2 接口',
+    open311Hint: '请求时带参数 api_key（API 密钥）',
+    ingest: '事件接入地址（POST JSON）',
+    signing: '签名',
+    signingText:
+      '事件接入请求和 Webhook 推送都带下面两个请求头：时间戳（Unix 秒）和签名，签名是以密钥对“时间戳 + "." + 请求体原文”计算的 HMAC-SHA256（十六进制）。' +
+      '事件接入用事件接入签名密钥签名，Webhook 推送用 Webhook 签名密钥签名；时间戳与服务器时间相差过大（默认 5 分钟）的事件接入请求会被拒绝。',
+  },
+}
+
+export default externalZhCN
+export type ExternalMessages = typeof externalZhCN

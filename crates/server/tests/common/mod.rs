@@ -177,7 +177,22 @@ impl<'a> Client<'a> {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Resp {
+        self.send_with(method, uri, content_type, &[], body).await
+    }
+
+    /// [`Client::send`] with extra headers.
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
         if let Some(ct) = content_type {
             b = b.header(header::CONTENT_TYPE, ct);
         }

@@ -1,5 +1,6 @@
 //! `wangge`: the one binary of the platform.
 
+mod backup;
 mod demo;
 mod demo_cases;
 mod demo_map;
@@ -59,6 +60,18 @@ enum Command {
     },
     /// Verify data consistency: the audit log's hash chain.
     Check,
+    /// Write a consistent backup (database, media files, configuration) to FILE, a zip archive,
+    /// while the platform may be running. Exit code 1 when it fails (no file is left behind).
+    Backup { file: PathBuf },
+    /// Restore a backup made by `wangge backup` into an empty database. Exit codes: 2 the target
+    /// holds data (see --force), 3 the backup is damaged, 4 it is from a newer schema or another
+    /// database kind, 1 other failures; nothing is changed in all these cases.
+    Restore {
+        file: PathBuf,
+        /// Replace the data the target holds (still all or nothing). Stop the server first.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage users from the server's console.
     User {
         #[command(subcommand)]
@@ -149,6 +162,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         let remote = remote::Remote::new(server, token.as_deref().unwrap_or_default())?;
         return setup::import_units_remote(&remote, file, report).await;
     }
+    match &cli.command {
+        Command::Backup { file } => {
+            return Ok(backup::backup(&cli.data_dir, cli.database_url.as_deref(), file).await);
+        }
+        Command::Restore { file, force } => {
+            return Ok(
+                backup::restore(&cli.data_dir, cli.database_url.as_deref(), file, *force).await,
+            );
+        }
+        _ => {}
+    }
     let env = setup::Env::open(&cli.data_dir, cli.database_url.as_deref()).await?;
     match cli.command {
         Command::Serve { listen } => {
@@ -200,6 +224,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             return setup::import_boundaries(&env.state, &file, options, &report).await;
         }
         Command::Check => return setup::check(&env.state).await,
+        // handled above, without opening (and migrating) the database first
+        Command::Backup { .. } | Command::Restore { .. } => {}
         Command::User {
             action: UserAction::ResetPassword { username, password },
         } => {

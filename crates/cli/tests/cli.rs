@@ -1,9 +1,12 @@
 //! The `wangge` binary as an operator uses it: import with its exit codes and report, and
-//! `check` finding a tampered audit entry.
+//! `check` finding a tampered audit entry, `backup` and `restore` (tests/cli/backup.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
+
+#[path = "cli/backup.rs"]
+mod backup;
 
 fn wangge(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_wangge"))

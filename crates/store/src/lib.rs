@@ -3,6 +3,7 @@
 //! Territory scope is enforced here, in the queries: every read and write of territory data takes
 //! the caller's [`Scope`] and never sees or touches a unit outside it.
 
+pub mod backup;
 mod case_queries;
 mod case_store;
 mod case_types;

@@ -12,7 +12,7 @@ use wangge_domain::clock::Clock;
 
 /// Class of the advisory lock that serialises writers; the object is the schema, so deployments
 /// (or test runs) in different schemas of one database do not wait for each other.
-const WRITE_LOCK_CLASS: i32 = 0x5747;
+pub(crate) const WRITE_LOCK_CLASS: i32 = 0x5747;
 
 pub struct PgStore {
     pool: PgPool,
@@ -67,3 +67,8 @@ impl PgStore {
 }
 
 crate::queries::impl_store!(PgStore, sqlx::Postgres, "postgres", false);
+
+impl PgStore {
+    /// Writes share the pool (and queue on the advisory lock); nothing more to close.
+    async fn close_writer(&self) {}
+}

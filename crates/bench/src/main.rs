@@ -1,6 +1,7 @@
 //! `wangge-bench`: synthetic national territory lists and measurements against a loaded store.
 //! See BENCHMARKS.md at the top of the repository for how it is used and the results.
 
+mod intake;
 mod latency;
 mod locate;
 mod phases;
@@ -77,6 +78,10 @@ enum Command {
     /// Point-to-grid lookups: `LocateIndex::locate` over generated grids tiling a region, and
     /// PostGIS `ST_Contains` on a GiST index over the same polygons (with --postgis-url).
     Locate(locate::LocateOptions),
+    /// B1: case submissions over HTTP to a running server (closed loop, or open loop at --rate).
+    Intake(intake::IntakeOptions),
+    /// One durable single-row transaction at a time (SQLite synchronous=FULL, or PostgreSQL).
+    RawCommits(intake::RawCommitOptions),
 }
 
 fn main() -> ExitCode {
@@ -165,6 +170,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Locate(options) => {
             locate::run(&options).await?;
         }
+        Command::Intake(options) => intake::run(options).await?,
+        Command::RawCommits(options) => intake::raw_commits(options).await?,
     }
     Ok(())
 }

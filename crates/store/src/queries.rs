@@ -416,6 +416,7 @@ macro_rules! impl_store {
 
             async fn close(&self) {
                 self.pool.close().await;
+                self.close_writer().await;
             }
 
             async fn unit_roots(&self, scope: &Scope) -> StoreResult<Vec<Unit>> {

@@ -1,4 +1,5 @@
-//! SQLite backend: one file in the data directory, WAL mode, writes serialised by `BEGIN IMMEDIATE`.
+//! SQLite backend: one file in the data directory, WAL mode with `synchronous=FULL` (a commit is
+//! on disk before it is acknowledged), writes serialised through one connection.
 
 use crate::error::{StoreError, StoreResult};
 use crate::migrate;
@@ -10,7 +11,11 @@ use std::time::Duration;
 use wangge_domain::clock::Clock;
 
 pub struct SqliteStore {
+    /// Readers (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// The one connection that opens write transactions: writers queue for it in order instead
+    /// of colliding on SQLite's lock and sleeping in its busy handler.
+    writer: SqlitePool,
     clock: Arc<dyn Clock>,
 }
 
@@ -21,15 +26,25 @@ impl SqliteStore {
             .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .connect_with(opts.clone())
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = SqliteStore { pool, clock };
+        let store = SqliteStore {
+            pool,
+            writer,
+            clock,
+        };
         store.migrate(migrate::SQLITE).await?;
         Ok(store)
     }
@@ -37,7 +52,11 @@ impl SqliteStore {
     /// A transaction holding SQLite's write lock from its start, so read-then-write steps
     /// (the audit chain, code checks) cannot interleave with another writer.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn close_writer(&self) {
+        self.writer.close().await;
     }
 
     /// `n` fresh unit ids; safe because the caller holds the write lock.

@@ -106,17 +106,21 @@ fn point_in(rng: &mut StdRng, g: &MultiPolygon<f64>) -> Option<(f64, f64)> {
     None
 }
 
-/// A pool of ready request bodies (the driver should not be the bottleneck).
-fn bodies(rng: &mut StdRng, grids: &[MultiPolygon<f64>], n: usize, run: u64) -> Vec<String> {
+/// Where each body's unique client id goes.
+const ID_SLOT: &str = "@ID@";
+
+/// A pool of ready request bodies, each with a slot for its client id (the driver should not be
+/// the bottleneck, nor hold gigabytes of bodies).
+fn bodies(rng: &mut StdRng, grids: &[MultiPolygon<f64>], n: usize) -> Vec<String> {
     (0..n)
-        .filter_map(|i| {
+        .filter_map(|_| {
             let g = &grids[rng.random_range(0..grids.len())];
             let (lng, lat) = point_in(rng, g)?;
             let a = PHRASES[rng.random_range(0..PHRASES.len())];
             let b = PHRASES[rng.random_range(0..PHRASES.len())];
             Some(
                 json!({
-                    "client_id": format!("bench-{run:x}-{i:08}"),
+                    "client_id": ID_SLOT,
                     "channel": "hotline",
                     "lat": lat,
                     "lng": lng,
@@ -185,10 +189,7 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
     let grids = grids(&client, &o, &cookie).await?;
     let mut rng = StdRng::seed_from_u64(o.seed);
     let run_id: u64 = rng.random();
-    let total = o.rate.map_or(2_000_000, |r| {
-        (r * (o.seconds + o.warmup) as f64) as usize + 10
-    });
-    let pool = Arc::new(bodies(&mut rng, &grids, total.min(2_000_000), run_id));
+    let pool = Arc::new(bodies(&mut rng, &grids, 20_000));
     let next = Arc::new(AtomicU64::new(0));
     let tally = Arc::new(Tally::default());
     let lat: Arc<Mutex<Vec<Duration>>> = Arc::default();
@@ -222,15 +223,16 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
                 auth.clone(),
             );
             async move {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(body) = pool.get(i % pool.len()) else {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(template) = pool.get(i as usize % pool.len()) else {
                     return;
                 };
+                let body = template.replace(ID_SLOT, &format!("bench-{run_id:x}-{i:09}"));
                 let r = client
                     .post(&url)
                     .header("authorization", &auth)
                     .header("content-type", "application/json")
-                    .body(body.clone())
+                    .body(body)
                     .send()
                     .await;
                 let done = Instant::now();

@@ -141,8 +141,8 @@ fn check_client_id(id: &str) -> ApiResult<()> {
     }
 }
 
-/// The unit a report belongs to: where its point lies, or the unit given.
-async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<Unit> {
+/// The unit a report belongs to (where its point lies, or the unit given), with its ancestors.
+async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<(Unit, Vec<Unit>)> {
     if let (Some(lat), Some(lng)) = (r.lat, r.lng) {
         if !(lat.is_finite() && lng.is_finite() && lat.abs() <= 90.0 && lng.abs() <= 180.0) {
             return Err(ApiError::field(
@@ -157,9 +157,9 @@ async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<Unit> 
             .locate(x, y, &st.today())
             .map(|e| e.code.clone());
         match (found, &r.unit_code) {
-            (Some(code), _) => return Ok(st.store.unit_get(&Scope::All, &code).await?.0),
+            (Some(code), _) => return Ok(st.store.unit_get(&Scope::All, &code).await?),
             (None, Some(code)) if may_assign => {
-                return Ok(st.store.unit_get(&Scope::All, code).await?.0);
+                return Ok(st.store.unit_get(&Scope::All, code).await?);
             }
             (None, _) => {
                 return Err(ApiError::new("outside_grids").msg(
@@ -169,7 +169,7 @@ async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<Unit> 
         }
     }
     match &r.unit_code {
-        Some(code) => Ok(st.store.unit_get(&Scope::All, code).await?.0),
+        Some(code) => Ok(st.store.unit_get(&Scope::All, code).await?),
         None => Err(ApiError::field(
             "lat",
             "give a location (lat, lng) or the grid's unit_code",
@@ -315,8 +315,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
             )
         }
     };
-    let unit = locate(st, &r, may_assign).await?;
-    let (_, ancestors) = st.store.unit_get(&Scope::All, &unit.code).await?;
+    let (unit, ancestors) = locate(st, &r, may_assign).await?;
     if matches!(who, Reporter::Resident { .. } | Reporter::External { .. })
         && !st.config.levels.is_grid(&unit.level)
     {

@@ -161,9 +161,13 @@ async fn users_of(st: &AppState, case: &Case, to: &Audience) -> StoreResult<Vec<
     let mut ids = Vec::new();
     match to {
         Audience::Handlers => {
-            let open: Vec<i64> = s
-                .case_assignments(case.id)
-                .await?
+            // a case being created (id 0) has no assignments yet
+            let assignments = if case.id == 0 {
+                vec![]
+            } else {
+                s.case_assignments(case.id).await?
+            };
+            let open: Vec<i64> = assignments
                 .iter()
                 .filter(|a| a.status == "dispatched" || a.status == "accepted")
                 .map(|a| a.department_id)

@@ -176,7 +176,7 @@ macro_rules! impl_case_store {
             ASSIGNMENT_SELECT as CASE_ASSIGNMENT_SELECT, Arg, Args, CASE_SELECT, DEPARTMENT_SELECT,
             OUTBOX_SELECT, case_conflict, case_insert_sql, case_update_sql, distance_m, from_key, key_of,
         };
-        use $crate::case_store::{CaseStore, NewMedia};
+        use $crate::case_store::{CaseStore, CreateJob, GROUP_COMMIT_MAX, NewMedia};
         use $crate::case_types::*;
 
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
@@ -444,6 +444,137 @@ macro_rules! impl_case_store {
 
         fn opt_json_text(v: &Option<serde_json::Value>) -> StoreResult<Option<String>> {
             v.as_ref().map(json_text).transpose()
+        }
+
+        /// Creates a case inside a write transaction (or returns the one its client id made).
+        async fn case_create_in(
+            tx: &mut Tx,
+            now: i64,
+            actor: &Actor,
+            new: &NewCase,
+            notifications: &[NewNotification],
+            outbox: &[NewOutbox],
+        ) -> StoreResult<(Case, bool)> {
+                let c = &new.case;
+                if let Some(r) = sqlx::query("SELECT id FROM cases WHERE client_id = $1")
+                    .bind(&c.client_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                {
+                    let id: i64 = r.try_get("id")?;
+                    let existing = case_in(tx, id).await?;
+                    return Ok((existing, false));
+                }
+                // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
+                let prefix = c.number.clone();
+                let last: Option<String> = sqlx::query(
+                    "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
+                )
+                .bind(format!("{prefix}-"))
+                .bind(format!("{prefix}."))
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("n")?;
+                let seq = last
+                    .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
+                    .unwrap_or(0)
+                    + 1;
+                let number = format!("{prefix}-{seq:05}");
+                let sql = case_insert_sql();
+                let q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&number)
+                    .bind(&c.client_id)
+                    .bind(&c.tracking_code)
+                    .bind(&c.channel)
+                    .bind(&c.description)
+                    .bind(c.reporter_id)
+                    .bind(&c.reporter_name)
+                    .bind(&c.reporter_phone)
+                    .bind(c.confidential)
+                    .bind(json_text(&c.media)?)
+                    .bind(now)
+                    .bind(now)
+                    .bind(1i64);
+                let r = bind_changing(q, c)?.fetch_one(&mut **tx).await?;
+                let id: i64 = r.try_get("id")?;
+                insert_event(tx, id, now, &new.event).await?;
+                let outbox: Vec<NewOutbox> = outbox
+                    .iter()
+                    .cloned()
+                    .map(|mut o| {
+                        if let Some(c) = o.payload.get_mut("case").and_then(|c| c.as_object_mut()) {
+                            c.insert("id".into(), id.into());
+                            c.insert("number".into(), number.clone().into());
+                        }
+                        o
+                    })
+                    .collect();
+                insert_side_effects(tx, id, now, notifications, &outbox).await?;
+                let mut ev = AuditEvent::new("case.create", "case", number.clone());
+                ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
+                append_audit(tx, now, actor, &ev).await?;
+                let saved = case_in(tx, id).await?;
+                Ok((saved, true))
+        }
+
+        /// Starts the case writer: it takes the creations waiting (up to [`GROUP_COMMIT_MAX`]),
+        /// runs each in a savepoint of one transaction and commits them together, so concurrent
+        /// reports share one durable commit without weakening what an acknowledgement means.
+        pub(super) fn spawn_case_writer(
+            pool: sqlx::Pool<$db>,
+            clock: std::sync::Arc<dyn wangge_domain::clock::Clock>,
+        ) -> tokio::sync::mpsc::Sender<CreateJob> {
+            let (send, mut jobs) = tokio::sync::mpsc::channel::<CreateJob>(4 * GROUP_COMMIT_MAX);
+            tokio::spawn(async move {
+                while let Some(first) = jobs.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < GROUP_COMMIT_MAX {
+                        match jobs.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let results = write_batch(&pool, clock.as_ref(), &batch).await;
+                    for (job, r) in batch.into_iter().zip(results) {
+                        // the caller may have gone away; its case is saved all the same
+                        let _ = job.reply.send(r);
+                    }
+                }
+            });
+            send
+        }
+
+        async fn write_batch(
+            pool: &sqlx::Pool<$db>,
+            clock: &dyn wangge_domain::clock::Clock,
+            batch: &[CreateJob],
+        ) -> Vec<StoreResult<(Case, bool)>> {
+            let fail_all = |e: StoreError| batch.iter().map(|_| Err(e.copy())).collect();
+            let mut tx = match $store::begin_write_on(pool).await {
+                Ok(tx) => tx,
+                Err(e) => return fail_all(e),
+            };
+            let mut results = Vec::with_capacity(batch.len());
+            for job in batch {
+                if let Err(e) = sqlx::query("SAVEPOINT case_create").execute(&mut *tx).await {
+                    return fail_all(e.into());
+                }
+                let now = clock.now_ms();
+                let r = case_create_in(&mut tx, now, &job.actor, &job.new, &job.notifications, &job.outbox).await;
+                if r.is_err()
+                    && let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT case_create").execute(&mut *tx).await
+                {
+                    return fail_all(e.into());
+                }
+                if let Err(e) = sqlx::query("RELEASE SAVEPOINT case_create").execute(&mut *tx).await {
+                    return fail_all(e.into());
+                }
+                results.push(r);
+            }
+            match tx.commit().await {
+                Ok(()) => results,
+                Err(e) => fail_all(e.into()),
+            }
         }
 
         #[async_trait::async_trait]
@@ -749,69 +880,17 @@ macro_rules! impl_case_store {
                 notifications: &[NewNotification],
                 outbox: &[NewOutbox],
             ) -> StoreResult<(Case, bool)> {
-                let now = self.clock.now_ms();
-                let mut tx = self.begin_write().await?;
-                let c = new.case;
-                if let Some(r) = sqlx::query("SELECT id FROM cases WHERE client_id = $1")
-                    .bind(&c.client_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                {
-                    let id: i64 = r.try_get("id")?;
-                    let existing = case_in(&mut tx, id).await?;
-                    return Ok((existing, false));
-                }
-                // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
-                let prefix = c.number.clone();
-                let last: Option<String> = sqlx::query(
-                    "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
-                )
-                .bind(format!("{prefix}-"))
-                .bind(format!("{prefix}."))
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
-                let seq = last
-                    .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
-                    .unwrap_or(0)
-                    + 1;
-                let number = format!("{prefix}-{seq:05}");
-                let sql = case_insert_sql();
-                let q = sqlx::query(AssertSqlSafe(sql))
-                    .bind(&number)
-                    .bind(&c.client_id)
-                    .bind(&c.tracking_code)
-                    .bind(&c.channel)
-                    .bind(&c.description)
-                    .bind(c.reporter_id)
-                    .bind(&c.reporter_name)
-                    .bind(&c.reporter_phone)
-                    .bind(c.confidential)
-                    .bind(json_text(&c.media)?)
-                    .bind(now)
-                    .bind(now)
-                    .bind(1i64);
-                let r = bind_changing(q, &c)?.fetch_one(&mut *tx).await?;
-                let id: i64 = r.try_get("id")?;
-                insert_event(&mut tx, id, now, &new.event).await?;
-                let outbox: Vec<NewOutbox> = outbox
-                    .iter()
-                    .cloned()
-                    .map(|mut o| {
-                        if let Some(c) = o.payload.get_mut("case").and_then(|c| c.as_object_mut()) {
-                            c.insert("id".into(), id.into());
-                            c.insert("number".into(), number.clone().into());
-                        }
-                        o
-                    })
-                    .collect();
-                insert_side_effects(&mut tx, id, now, notifications, &outbox).await?;
-                let mut ev = AuditEvent::new("case.create", "case", number.clone());
-                ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
-                append_audit(&mut tx, now, actor, &ev).await?;
-                let saved = case_in(&mut tx, id).await?;
-                tx.commit().await?;
-                Ok((saved, true))
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = CreateJob {
+                    actor: actor.clone(),
+                    new,
+                    notifications: notifications.to_vec(),
+                    outbox: outbox.to_vec(),
+                    reply,
+                };
+                let stopped = || StoreError::Unavailable("the case writer has stopped".into());
+                self.case_writer.send(job).await.map_err(|_| stopped())?;
+                answer.await.map_err(|_| stopped())?
             }
 
             async fn case_get(&self, id: i64) -> StoreResult<Case> {

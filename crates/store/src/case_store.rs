@@ -15,6 +15,20 @@ use async_trait::async_trait;
 use wangge_domain::audit::Actor;
 use wangge_domain::roles::Scope;
 
+/// One case creation waiting for the group commit: the case writer runs every creation that
+/// is waiting in one transaction (each in a savepoint of its own) and answers each only after
+/// the commit, so an acknowledged case is on disk and a failed one leaves nothing behind.
+pub(crate) struct CreateJob {
+    pub actor: Actor,
+    pub new: NewCase,
+    pub notifications: Vec<NewNotification>,
+    pub outbox: Vec<NewOutbox>,
+    pub reply: tokio::sync::oneshot::Sender<StoreResult<(crate::Case, bool)>>,
+}
+
+/// Most creations committed together.
+pub(crate) const GROUP_COMMIT_MAX: usize = 256;
+
 /// A file already written to the data directory, to register.
 #[derive(Debug, Clone)]
 pub struct NewMedia {

@@ -25,6 +25,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The same error for another waiter (a failed group commit fails every creation in it).
+    pub(crate) fn copy(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+
     pub fn rejected(code: &'static str, message: impl Into<String>) -> Self {
         StoreError::Rejected {
             code,

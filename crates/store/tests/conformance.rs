@@ -2083,3 +2083,79 @@ async fn external_systems_keys_patches_and_calls() {
         verify_chain(s).await;
     }
 }
+
+#[tokio::test]
+async fn concurrent_creations_share_commits_and_a_failure_leaves_nothing() {
+    for db in backends().await {
+        let n = db.name;
+        let s = db.store.clone();
+        seed_tree(s.as_ref()).await;
+        let (grid, _) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
+        let mut broken = grid.clone();
+        broken.id = 999_999; // no such unit: the insert fails on its foreign key
+        // 120 creations at once (some sending the same client id twice) and 3 that fail
+        let mut tasks = Vec::new();
+        for i in 0..123 {
+            let s = s.clone();
+            let (unit, client) = if i % 40 == 39 {
+                (broken.clone(), format!("broken-{i:04}"))
+            } else {
+                (grid.clone(), format!("burst-{:04}", i % 100))
+            };
+            tasks.push(tokio::spawn(async move {
+                s.case_create(
+                    &admin(),
+                    sample_case(&unit, &client, "resident", 33.0, 119.0),
+                    &[],
+                    &[],
+                )
+                .await
+            }));
+        }
+        let mut ok = 0;
+        let mut failed = 0;
+        let mut ids = std::collections::HashMap::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok((c, _)) => {
+                    ok += 1;
+                    assert!(i % 40 != 39, "{n}: a broken case was created");
+                    let client = format!("burst-{:04}", i % 100);
+                    let prev = ids.insert(client.clone(), c.id);
+                    assert!(
+                        prev.is_none_or(|p| p == c.id),
+                        "{n}: {client} made two cases"
+                    );
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        assert_eq!((ok, failed), (120, 3), "{n}");
+        let (cases, total) = s
+            .case_list(&CaseFilter {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            total as usize,
+            ids.len(),
+            "{n}: one case per client id, none of the failed"
+        );
+        let mut numbers: Vec<String> = cases.iter().map(|c| c.number.clone()).collect();
+        numbers.sort();
+        let expected: Vec<String> = (1..=ids.len())
+            .map(|k| format!("20260101-{k:05}"))
+            .collect();
+        assert_eq!(numbers, expected, "{n}: numbers run without gaps");
+        assert_eq!(
+            verify_chain(s.as_ref()).await as usize,
+            {
+                let all = s.audit_page(0, 10_000).await.unwrap();
+                all.len()
+            },
+            "{n}"
+        );
+    }
+}

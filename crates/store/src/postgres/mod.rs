@@ -16,6 +16,8 @@ pub(crate) const WRITE_LOCK_CLASS: i32 = 0x5747;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Case creations, committed in groups (see `spawn_case_writer`).
+    case_writer: tokio::sync::mpsc::Sender<crate::case_store::CreateJob>,
     clock: Arc<dyn Clock>,
 }
 
@@ -32,13 +34,22 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = PgStore { pool, clock };
+        let case_writer = shared::spawn_case_writer(pool.clone(), clock.clone());
+        let store = PgStore {
+            pool,
+            case_writer,
+            clock,
+        };
         store.migrate(migrate::POSTGRES).await?;
         Ok(store)
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
+        Self::begin_write_on(&self.pool).await
+    }
+
+    async fn begin_write_on(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
+        let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
             .bind(WRITE_LOCK_CLASS)
             .execute(&mut *tx)

@@ -16,6 +16,8 @@ pub struct SqliteStore {
     /// The one connection that opens write transactions: writers queue for it in order instead
     /// of colliding on SQLite's lock and sleeping in its busy handler.
     writer: SqlitePool,
+    /// Case creations, committed in groups (see `spawn_case_writer`).
+    case_writer: tokio::sync::mpsc::Sender<crate::case_store::CreateJob>,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,9 +42,11 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let case_writer = shared::spawn_case_writer(writer.clone(), clock.clone());
         let store = SqliteStore {
             pool,
             writer,
+            case_writer,
             clock,
         };
         store.migrate(migrate::SQLITE).await?;
@@ -52,7 +56,11 @@ impl SqliteStore {
     /// A transaction holding SQLite's write lock from its start, so read-then-write steps
     /// (the audit chain, code checks) cannot interleave with another writer.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        Self::begin_write_on(&self.writer).await
+    }
+
+    async fn begin_write_on(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn close_writer(&self) {

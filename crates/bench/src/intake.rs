@@ -188,7 +188,10 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
     let (cookie, token) = sign_in(&client, &o).await?;
     let grids = grids(&client, &o, &cookie).await?;
     let mut rng = StdRng::seed_from_u64(o.seed);
-    let run_id: u64 = rng.random();
+    // client ids unique per run, so a second run against the same server is not a replay
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let pool = Arc::new(bodies(&mut rng, &grids, 20_000));
     let next = Arc::new(AtomicU64::new(0));
     let tally = Arc::new(Tally::default());

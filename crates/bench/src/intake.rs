@@ -42,6 +42,9 @@ pub struct IntakeOptions {
     pub warmup: u64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Append the client id of every acknowledged report to this file (the crash test).
+    #[arg(long)]
+    pub acked: Option<std::path::PathBuf>,
 }
 
 /// Categories without required questions, so every report is complete.
@@ -180,6 +183,74 @@ struct Tally {
     dropped: AtomicU64,
 }
 
+/// What every request of a run shares.
+struct Run {
+    client: reqwest::Client,
+    url: String,
+    auth: String,
+    run_id: u64,
+    bodies: Vec<String>,
+    next: AtomicU64,
+    measure_from: Instant,
+    end: Instant,
+    tally: Tally,
+    latencies: Mutex<Vec<Duration>>,
+    failures: Mutex<Vec<String>>,
+    /// Client ids the server acknowledged (201), one per line, for the crash test; written at
+    /// once (unbuffered), so killing the driver loses none.
+    acked: Option<Mutex<std::fs::File>>,
+}
+
+impl Run {
+    /// Sends one report scheduled at `scheduled`; true when the server acknowledged it.
+    async fn send(&self, scheduled: Instant) -> bool {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(template) = self.bodies.get(i as usize % self.bodies.len()) else {
+            return false;
+        };
+        let client_id = format!("bench-{:x}-{i:09}", self.run_id);
+        let r = self
+            .client
+            .post(&self.url)
+            .header("authorization", &self.auth)
+            .header("content-type", "application/json")
+            .body(template.replace(ID_SLOT, &client_id))
+            .send()
+            .await;
+        let done = Instant::now();
+        let ok = match r {
+            Ok(resp) if resp.status().as_u16() == 201 => true,
+            Ok(resp) => {
+                let s = resp.status();
+                let t = resp.text().await.unwrap_or_default();
+                let t: String = t.chars().take(200).collect();
+                self.failures.lock().await.push(format!("{s} {t}"));
+                false
+            }
+            Err(e) => {
+                self.failures.lock().await.push(e.to_string());
+                false
+            }
+        };
+        if ok && let Some(f) = &self.acked {
+            use std::io::Write;
+            let _ = f
+                .lock()
+                .await
+                .write_all(format!("{client_id}\n").as_bytes());
+        }
+        if scheduled >= self.measure_from && done <= self.end {
+            if ok {
+                self.tally.ok.fetch_add(1, Ordering::Relaxed);
+                self.latencies.lock().await.push(done - scheduled);
+            } else {
+                self.tally.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        ok
+    }
+}
+
 pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.concurrency)
@@ -188,93 +259,47 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
     let (cookie, token) = sign_in(&client, &o).await?;
     let grids = grids(&client, &o, &cookie).await?;
     let mut rng = StdRng::seed_from_u64(o.seed);
-    // client ids unique per run, so a second run against the same server is not a replay
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let pool = Arc::new(bodies(&mut rng, &grids, 20_000));
-    let next = Arc::new(AtomicU64::new(0));
-    let tally = Arc::new(Tally::default());
-    let lat: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
-    let url = format!("{}/api/v1/cases", o.url);
-    let auth = format!("Bearer {token}");
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(o.warmup);
-    let end = measure_from + Duration::from_secs(o.seconds);
-
-    let send = {
-        let (client, pool, next, tally, lat, failures, url, auth) = (
-            client.clone(),
-            pool.clone(),
-            next.clone(),
-            tally.clone(),
-            lat.clone(),
-            failures.clone(),
-            url.clone(),
-            auth.clone(),
-        );
-        move |scheduled: Instant| {
-            let (client, pool, next, tally, lat, failures, url, auth) = (
-                client.clone(),
-                pool.clone(),
-                next.clone(),
-                tally.clone(),
-                lat.clone(),
-                failures.clone(),
-                url.clone(),
-                auth.clone(),
-            );
-            async move {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(template) = pool.get(i as usize % pool.len()) else {
-                    return;
-                };
-                let body = template.replace(ID_SLOT, &format!("bench-{run_id:x}-{i:09}"));
-                let r = client
-                    .post(&url)
-                    .header("authorization", &auth)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                let done = Instant::now();
-                let ok = match r {
-                    Ok(resp) if resp.status().as_u16() == 201 => true,
-                    Ok(resp) => {
-                        let s = resp.status();
-                        let t = resp.text().await.unwrap_or_default();
-                        failures
-                            .lock()
-                            .await
-                            .push(format!("{s} {}", t.chars().take(200).collect::<String>()));
-                        false
-                    }
-                    Err(e) => {
-                        failures.lock().await.push(e.to_string());
-                        false
-                    }
-                };
-                if scheduled >= measure_from && done <= end {
-                    if ok {
-                        tally.ok.fetch_add(1, Ordering::Relaxed);
-                        lat.lock().await.push(done - scheduled);
-                    } else {
-                        tally.failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
+    let acked = match &o.acked {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )),
+        None => None,
     };
+    let run = Arc::new(Run {
+        url: format!("{}/api/v1/cases", o.url),
+        auth: format!("Bearer {token}"),
+        client,
+        // client ids unique per run, so a second run against the same server is not a replay
+        run_id: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+        bodies: bodies(&mut rng, &grids, 20_000),
+        next: AtomicU64::new(0),
+        measure_from,
+        end: measure_from + Duration::from_secs(o.seconds),
+        tally: Tally::default(),
+        latencies: Mutex::default(),
+        failures: Mutex::default(),
+        acked,
+    });
+    let end = run.end;
 
     match o.rate {
         None => {
             let mut workers = Vec::new();
             for _ in 0..o.concurrency {
-                let send = send.clone();
+                let run = run.clone();
                 workers.push(tokio::spawn(async move {
                     while Instant::now() < end {
-                        send(Instant::now()).await;
+                        if !run.send(Instant::now()).await {
+                            // the server may be down (the crash test): do not spin
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
                     }
                 }));
             }
@@ -291,15 +316,15 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
                 tokio::time::sleep_until(at.into()).await;
                 match sem.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        let f = send(at);
+                        let run = run.clone();
                         tasks.push(tokio::spawn(async move {
-                            f.await;
+                            run.send(at).await;
                             drop(permit);
                         }));
                     }
                     Err(_) => {
                         if at >= measure_from {
-                            tally.dropped.fetch_add(1, Ordering::Relaxed);
+                            run.tally.dropped.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -310,17 +335,16 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
             }
         }
     }
-
-    let ok = tally.ok.load(Ordering::Relaxed);
-    let failed = tally.failed.load(Ordering::Relaxed);
-    let dropped = tally.dropped.load(Ordering::Relaxed);
+    let ok = run.tally.ok.load(Ordering::Relaxed);
+    let failed = run.tally.failed.load(Ordering::Relaxed);
+    let dropped = run.tally.dropped.load(Ordering::Relaxed);
     let secs = o.seconds as f64;
+    let mode = o.rate.map_or_else(
+        || format!("closed loop, {} clients", o.concurrency),
+        |r| format!("open loop at {r}/s"),
+    );
     println!(
-        "intake: {} in {secs} s measured: {ok} cases created ({:.0}/s), {failed} failed, {dropped} not sent (over {} in flight)",
-        o.rate.map_or_else(
-            || format!("closed loop, {} clients", o.concurrency),
-            |r| format!("open loop at {r}/s")
-        ),
+        "intake: {mode} in {secs} s measured: {ok} cases created ({:.0}/s), {failed} failed, {dropped} not sent (over {} in flight)",
         ok as f64 / secs,
         o.concurrency
     );
@@ -331,13 +355,13 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
         p95,
         p99,
         max,
-    }) = summarize(&lat.lock().await)
+    }) = summarize(&run.latencies.lock().await)
     {
         println!(
             "latency ms (from the scheduled start): n {n}, mean {mean:.1}, p50 {p50:.1}, p95 {p95:.1}, p99 {p99:.1}, max {max:.1}"
         );
     }
-    let f = failures.lock().await;
+    let f = run.failures.lock().await;
     if !f.is_empty() {
         println!("first failures: {:?}", &f[..f.len().min(3)]);
     }
@@ -415,5 +439,60 @@ pub async fn raw_commits(o: RawCommitOptions) -> anyhow::Result<()> {
             "SQLite WAL, synchronous=FULL"
         }
     );
+    Ok(())
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CheckAckedOptions {
+    /// sqlite:///path/wangge.db or postgres://…
+    #[arg(long)]
+    pub database_url: String,
+    /// The file `intake --acked` wrote.
+    #[arg(long)]
+    pub acked: std::path::PathBuf,
+}
+
+/// The crash test's verdict: every acknowledged report is a case (client ids are unique in the
+/// schema, so none is there twice) and the audit chain is whole.
+pub async fn check_acked(o: CheckAckedOptions) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&o.acked)?;
+    let ids: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let clock: Arc<dyn wangge_domain::clock::Clock> = Arc::new(wangge_domain::clock::SystemClock);
+    let store = wangge_store::open(&o.database_url, clock).await?;
+    let mut missing = Vec::new();
+    for id in &ids {
+        if store.case_by_client_id(id).await?.is_none() {
+            missing.push(*id);
+        }
+    }
+    let mut chain = wangge_domain::audit::ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            chain
+                .check(e)
+                .map_err(|e| anyhow::anyhow!("audit chain broken: {e:?}"))?;
+        }
+    }
+    println!(
+        "acknowledged {} reports: {} present, {} missing; audit chain intact over {} entries",
+        ids.len(),
+        ids.len() - missing.len(),
+        missing.len(),
+        chain.checked
+    );
+    if !missing.is_empty() {
+        bail!(
+            "lost acknowledged reports, e.g. {:?}",
+            &missing[..missing.len().min(5)]
+        );
+    }
     Ok(())
 }

@@ -82,6 +82,9 @@ enum Command {
     Intake(intake::IntakeOptions),
     /// One durable single-row transaction at a time (SQLite synchronous=FULL, or PostgreSQL).
     RawCommits(intake::RawCommitOptions),
+    /// The crash test's check: every acknowledged report (from `intake --acked`) is stored, and
+    /// the audit chain is whole.
+    CheckAcked(intake::CheckAckedOptions),
 }
 
 fn main() -> ExitCode {
@@ -172,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Intake(options) => intake::run(options).await?,
         Command::RawCommits(options) => intake::raw_commits(options).await?,
+        Command::CheckAcked(options) => intake::check_acked(options).await?,
     }
     Ok(())
 }

@@ -196,12 +196,23 @@ struct Run {
     tally: Tally,
     latencies: Mutex<Vec<Duration>>,
     failures: Mutex<Vec<String>>,
+    failure_kinds: Mutex<std::collections::BTreeMap<String, u64>>,
     /// Client ids the server acknowledged (201), one per line, for the crash test; written at
     /// once (unbuffered), so killing the driver loses none.
     acked: Option<Mutex<std::fs::File>>,
 }
 
 impl Run {
+    /// Notes a failure by kind (`503 database_unavailable`, `no connection`…); always false.
+    async fn fail(&self, kind: String, text: String) -> bool {
+        *self.failure_kinds.lock().await.entry(kind).or_insert(0) += 1;
+        let mut f = self.failures.lock().await;
+        if f.len() < 3 {
+            f.push(text);
+        }
+        false
+    }
+
     /// Sends one report scheduled at `scheduled`; true when the server acknowledged it.
     async fn send(&self, scheduled: Instant) -> bool {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -221,15 +232,24 @@ impl Run {
         let ok = match r {
             Ok(resp) if resp.status().as_u16() == 201 => true,
             Ok(resp) => {
-                let s = resp.status();
+                let s = resp.status().as_u16();
                 let t = resp.text().await.unwrap_or_default();
-                let t: String = t.chars().take(200).collect();
-                self.failures.lock().await.push(format!("{s} {t}"));
-                false
+                let code = serde_json::from_str::<Value>(&t)
+                    .ok()
+                    .and_then(|v| v["code"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                self.fail(format!("{s} {code}"), t.chars().take(200).collect())
+                    .await
             }
             Err(e) => {
-                self.failures.lock().await.push(e.to_string());
-                false
+                let kind = if e.is_connect() {
+                    "no connection"
+                } else if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport error"
+                };
+                self.fail(kind.to_string(), e.to_string()).await
             }
         };
         if ok && let Some(f) = &self.acked {
@@ -285,6 +305,7 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
         tally: Tally::default(),
         latencies: Mutex::default(),
         failures: Mutex::default(),
+        failure_kinds: Mutex::default(),
         acked,
     });
     let end = run.end;
@@ -363,7 +384,11 @@ pub async fn run(o: IntakeOptions) -> anyhow::Result<()> {
     }
     let f = run.failures.lock().await;
     if !f.is_empty() {
-        println!("first failures: {:?}", &f[..f.len().min(3)]);
+        println!(
+            "failures by kind (whole run): {:?}",
+            run.failure_kinds.lock().await
+        );
+        println!("first failures: {f:?}");
     }
     Ok(())
 }

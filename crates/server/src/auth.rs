@@ -226,7 +226,13 @@ impl FromRequestParts<AppState> for Caller {
                 },
             )
         };
-        let user = state.store.user_get(user_id).await.map_err(|_| unauth())?;
+        // a user gone since the token or session was made is unauthenticated; a database
+        // outage stays an outage (503), not a reason to sign anyone out
+        let user = match state.store.user_get(user_id).await {
+            Ok(u) => u,
+            Err(wangge_store::StoreError::NotFound(_)) => return Err(unauth()),
+            Err(e) => return Err(e.into()),
+        };
         if user.disabled {
             return Err(unauth());
         }

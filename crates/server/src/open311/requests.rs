@@ -1,5 +1,6 @@
-//! Service requests: post one, list them, read one, resolve a token, and the update feed. All
-//! need an API key; a system sees and reports only in its own territory.
+//! Service requests: post one, list them, read one, resolve a token, and the update feed. These
+//! need an API key; a system sees and reports only in its own territory. (`top_get` also routes
+//! the public `discovery` and `services` documents, which share the URL pattern.)
 
 use super::services::{discovery, leaf, services};
 use super::{Doc, Fail, Format, Params, authenticate, check_jurisdiction, reply, split_format};

@@ -13,7 +13,7 @@ CLUSTER="$(ls /etc/postgresql) main"
 DIR=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; pg_ctlcluster --skip-systemctl-redirect $CLUSTER start >/dev/null 2>&1 || true' EXIT
 db="$BASE?options=-c%20search_path%3D$SCHEMA"
-psql "$BASE" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" 2>&1 | grep -v NOTICE || true
+PGOPTIONS="-c client_min_messages=warning" psql "$BASE" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" 2>&1 | grep -v NOTICE || true
 
 ready() {
   for _ in $(seq 1 600); do
@@ -29,7 +29,7 @@ ready() {
   --cases 0 --admin-password 'Restart#2026x' >"$DIR/server.log" 2>&1 &
 server=$!
 ready
-"$BIN/wangge-bench" intake --url "http://127.0.0.1:$PORT" --seconds $((DOWN + 20)) --warmup 0 \
+"$BIN/wangge-bench" intake --url "http://127.0.0.1:$PORT" --seconds $((DOWN + 45)) --warmup 0 \
   --concurrency 16 --acked "$DIR/acked.txt" >"$DIR/load.log" 2>&1 &
 load=$!
 sleep 5

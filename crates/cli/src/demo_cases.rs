@@ -2398,9 +2398,13 @@ pub async fn seed_cases(
 ) -> anyhow::Result<Seeded> {
     let started = std::time::Instant::now();
     let clock = Arc::new(ManualClock::new(now_ms - 91 * 86_400_000));
-    let store = wangge_store::open(&seeding_url(url), clock.clone())
-        .await
-        .context("opening a second handle on the database")?;
+    let store = wangge_store::open_in(
+        &seeding_url(url),
+        clock.clone(),
+        state.config.time_zone.clone(),
+    )
+    .await
+    .context("opening a second handle on the database")?;
     // webhooks stay quiet about the past; breaches escalate only at the end, as the scripts
     // keep grid and community cases within their time
     let mut quiet = (*state.config).clone();

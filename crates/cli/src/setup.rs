@@ -31,7 +31,7 @@ impl Env {
             None => format!("sqlite://{}", data_dir.join("wangge.db").display()),
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = wangge_store::open(&url, clock.clone())
+        let store = wangge_store::open_in(&url, clock.clone(), config.time_zone.clone())
             .await
             .with_context(|| {
                 format!(

@@ -7,6 +7,9 @@ use serde::de::DeserializeOwned;
 use wangge_domain::roles::Scope;
 use wangge_domain::territory::path;
 
+/// The case list counts its matches up to this many (and answers one more when there are more).
+pub const LIST_COUNT_LIMIT: i64 = 10_000;
+
 pub(crate) const CASE_SELECT: &str = "SELECT c.*, u.code AS unit_code, u.name AS unit_name, \
     h.code AS handling_code, h.name AS handling_name, h.level AS handling_level \
     FROM cases c JOIN units u ON u.id = c.unit_id JOIN units h ON h.id = c.handling_unit_id";
@@ -174,9 +177,10 @@ macro_rules! impl_case_store {
     ($store:ident, $db:ty) => {
         use $crate::case_queries::{
             ASSIGNMENT_SELECT as CASE_ASSIGNMENT_SELECT, Arg, Args, CASE_SELECT, DEPARTMENT_SELECT,
-            OUTBOX_SELECT, case_conflict, case_insert_sql, case_update_sql, distance_m, from_key, key_of,
+            LIST_COUNT_LIMIT, OUTBOX_SELECT, case_conflict, case_insert_sql, case_update_sql, distance_m, from_key, key_of,
         };
         use $crate::case_store::{CaseStore, CreateJob, GROUP_COMMIT_MAX, NewMedia};
+        use $crate::aggregates::{Contribution, Delta, Recount};
         use $crate::case_types::*;
 
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
@@ -446,12 +450,48 @@ macro_rules! impl_case_store {
             v.as_ref().map(json_text).transpose()
         }
 
+        /// What a case adds to the dashboards' aggregates.
+        fn contribution_of(c: &Case, created_at: i64, tz: &jiff::tz::TimeZone) -> StoreResult<Contribution> {
+            Ok(Contribution::of_row(
+                &c.unit_path,
+                &key_of(&c.state)?,
+                c.category.as_deref(),
+                &key_of(&c.alert)?,
+                created_at,
+                c.closed_at,
+                tz,
+            ))
+        }
+
+        async fn apply_delta(tx: &mut Tx, d: &Delta) -> StoreResult<()> {
+            for (sql, args) in d.statements() {
+                bind_args(sqlx::query(AssertSqlSafe(sql)), args).execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// The words a case is found by (jieba runs before the write transaction).
+        fn case_words(c: &Case) -> String {
+            wangge_text::search_words(&format!("{}\n{}", c.description, c.address))
+        }
+
+        async fn index_words(tx: &mut Tx, id: i64, words: &str, replace: bool) -> StoreResult<()> {
+            if replace {
+                sqlx::query($store::FTS_DELETE).bind(id).execute(&mut **tx).await?;
+            }
+            sqlx::query($store::FTS_INSERT).bind(id).bind(words).execute(&mut **tx).await?;
+            Ok(())
+        }
+
         /// Creates a case inside a write transaction (or returns the one its client id made).
+        #[allow(clippy::too_many_arguments)]
         async fn case_create_in(
             tx: &mut Tx,
             now: i64,
+            tz: &jiff::tz::TimeZone,
             actor: &Actor,
             new: &NewCase,
+            words: &str,
             notifications: &[NewNotification],
             outbox: &[NewOutbox],
         ) -> StoreResult<(Case, bool)> {
@@ -498,6 +538,8 @@ macro_rules! impl_case_store {
                 let r = bind_changing(q, c)?.fetch_one(&mut **tx).await?;
                 let id: i64 = r.try_get("id")?;
                 insert_event(tx, id, now, &new.event).await?;
+                apply_delta(tx, &Delta::between(None, &contribution_of(c, now, tz)?)).await?;
+                index_words(tx, id, words, false).await?;
                 let outbox: Vec<NewOutbox> = outbox
                     .iter()
                     .cloned()
@@ -523,6 +565,7 @@ macro_rules! impl_case_store {
         pub(super) fn spawn_case_writer(
             pool: sqlx::Pool<$db>,
             clock: std::sync::Arc<dyn wangge_domain::clock::Clock>,
+            tz: jiff::tz::TimeZone,
         ) -> tokio::sync::mpsc::Sender<CreateJob> {
             let (send, mut jobs) = tokio::sync::mpsc::channel::<CreateJob>(4 * GROUP_COMMIT_MAX);
             tokio::spawn(async move {
@@ -534,7 +577,7 @@ macro_rules! impl_case_store {
                             Err(_) => break,
                         }
                     }
-                    let results = write_batch(&pool, clock.as_ref(), &batch).await;
+                    let results = write_batch(&pool, clock.as_ref(), &tz, &batch).await;
                     for (job, r) in batch.into_iter().zip(results) {
                         // the caller may have gone away; its case is saved all the same
                         let _ = job.reply.send(r);
@@ -547,6 +590,7 @@ macro_rules! impl_case_store {
         async fn write_batch(
             pool: &sqlx::Pool<$db>,
             clock: &dyn wangge_domain::clock::Clock,
+            tz: &jiff::tz::TimeZone,
             batch: &[CreateJob],
         ) -> Vec<StoreResult<(Case, bool)>> {
             let fail_all = |e: StoreError| batch.iter().map(|_| Err(e.copy())).collect();
@@ -560,7 +604,7 @@ macro_rules! impl_case_store {
                     return fail_all(e.into());
                 }
                 let now = clock.now_ms();
-                let r = case_create_in(&mut tx, now, &job.actor, &job.new, &job.notifications, &job.outbox).await;
+                let r = case_create_in(&mut tx, now, tz, &job.actor, &job.new, &job.words, &job.notifications, &job.outbox).await;
                 if r.is_err()
                     && let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT case_create").execute(&mut *tx).await
                 {
@@ -574,6 +618,88 @@ macro_rules! impl_case_store {
             match tx.commit().await {
                 Ok(()) => results,
                 Err(e) => fail_all(e.into()),
+            }
+        }
+
+        /// Reads the stored aggregates and recounts them from the cases, in `tx`.
+        async fn recount_in(tx: &mut Tx, tz: &jiff::tz::TimeZone) -> StoreResult<(Recount, i64)> {
+            use futures::TryStreamExt;
+            let mut r = Recount::default();
+            let mut cases = 0i64;
+            {
+                let mut rows = sqlx::query(
+                    "SELECT unit_path, state, category, alert, created_at, closed_at FROM cases",
+                )
+                .fetch(&mut **tx);
+                while let Some(row) = rows.try_next().await? {
+                    let category: Option<String> = row.try_get("category")?;
+                    let c = Contribution::of_row(
+                        &row.try_get::<String, _>("unit_path")?,
+                        &row.try_get::<String, _>("state")?,
+                        category.as_deref(),
+                        &row.try_get::<String, _>("alert")?,
+                        row.try_get("created_at")?,
+                        row.try_get("closed_at")?,
+                        tz,
+                    );
+                    r.expected.add(&c, 1);
+                    cases += 1;
+                }
+            }
+            {
+                let mut rows = sqlx::query("SELECT unit_id, state, category, overdue, n FROM case_counts WHERE n <> 0")
+                    .fetch(&mut **tx);
+                while let Some(row) = rows.try_next().await? {
+                    let overdue: i64 = row.try_get("overdue")?;
+                    r.stored.counts.insert(
+                        (row.try_get("unit_id")?, row.try_get("state")?, row.try_get("category")?, overdue != 0),
+                        row.try_get("n")?,
+                    );
+                }
+            }
+            {
+                let mut rows = sqlx::query(
+                    "SELECT unit_id, day, reported, closed FROM case_daily WHERE reported <> 0 OR closed <> 0",
+                )
+                .fetch(&mut **tx);
+                while let Some(row) = rows.try_next().await? {
+                    r.stored.days.insert(
+                        (row.try_get("unit_id")?, row.try_get("day")?),
+                        (row.try_get("reported")?, row.try_get("closed")?),
+                    );
+                }
+            }
+            r.expected.counts.retain(|_, n| *n != 0);
+            Ok((r, cases))
+        }
+
+        impl $store {
+            /// Fills the aggregates and the search index of cases written before they existed
+            /// (a database migrated from an older version).
+            pub(crate) async fn backfill_aggregates(&self) -> StoreResult<()> {
+                let need: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM cases) AND NOT EXISTS (SELECT 1 FROM case_counts)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                if !need {
+                    return Ok(());
+                }
+                tracing::info!("filling the dashboards' aggregates and the search index of existing cases");
+                self.case_aggregates_check(true).await?;
+                let mut tx = self.begin_write().await?;
+                let rows = sqlx::query("SELECT id, description, address FROM cases").fetch_all(&mut *tx).await?;
+                for row in rows {
+                    let id: i64 = row.try_get("id")?;
+                    let text = format!(
+                        "{}\n{}",
+                        row.try_get::<String, _>("description")?,
+                        row.try_get::<String, _>("address")?
+                    );
+                    index_words(&mut tx, id, &wangge_text::search_words(&text), true).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
         }
 
@@ -883,6 +1009,7 @@ macro_rules! impl_case_store {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 let job = CreateJob {
                     actor: actor.clone(),
+                    words: case_words(&new.case),
                     new,
                     notifications: notifications.to_vec(),
                     outbox: outbox.to_vec(),
@@ -924,8 +1051,28 @@ macro_rules! impl_case_store {
 
             async fn case_save(&self, actor: &Actor, w: CaseWrite) -> StoreResult<Case> {
                 let now = self.clock.now_ms();
-                let mut tx = self.begin_write().await?;
                 let c = &w.case;
+                let mut tx = self.begin_write().await?;
+                // the row as it was, for the aggregates and the search words
+                let old = sqlx::query(
+                    "SELECT unit_path, state, category, alert, created_at, closed_at, address FROM cases WHERE id = $1",
+                )
+                .bind(c.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("case"))?;
+                let old_address: String = old.try_get("address")?;
+                let old_category: Option<String> = old.try_get("category")?;
+                let created_at: i64 = old.try_get("created_at")?;
+                let before = Contribution::of_row(
+                    &old.try_get::<String, _>("unit_path")?,
+                    &old.try_get::<String, _>("state")?,
+                    old_category.as_deref(),
+                    &old.try_get::<String, _>("alert")?,
+                    created_at,
+                    old.try_get("closed_at")?,
+                    &self.tz,
+                );
                 let sql = case_update_sql();
                 let n = bind_changing(sqlx::query(AssertSqlSafe(sql)), c)?
                     .bind(now)
@@ -941,6 +1088,11 @@ macro_rules! impl_case_store {
                     });
                 }
                 insert_event(&mut tx, c.id, now, &w.event).await?;
+                let after = contribution_of(c, created_at, &self.tz)?;
+                apply_delta(&mut tx, &Delta::between(Some(&before), &after)).await?;
+                if old_address != c.address {
+                    index_words(&mut tx, c.id, &case_words(c), true).await?;
+                }
                 for op in &w.assignments {
                     match op {
                         AssignmentOp::Add { department_id, lead, deadline_at } => {
@@ -1075,15 +1227,24 @@ macro_rules! impl_case_store {
                     conds.push(format!("c.created_at < {}", a.int(t)));
                 }
                 if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                    let like = a.text(like_contains(q));
-                    let exact = a.text(q.to_owned());
-                    conds.push(format!(
-                        "(c.description LIKE {like} ESCAPE '\\' OR c.address LIKE {like} ESCAPE '\\' OR c.number = {exact})"
-                    ));
+                    // a case number, or words of the description and address (full-text index)
+                    if q.len() > 9 && q.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                        conds.push(format!("c.number = {}", a.text(q.to_owned())));
+                    } else {
+                        let words = wangge_text::query_words(q);
+                        if words.is_empty() {
+                            conds.push("1=0".into());
+                        } else {
+                            let m = a.text($store::fts_query(&words));
+                            conds.push($store::fts_condition(&m));
+                        }
+                    }
                 }
                 let where_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+                // counted up to one past the limit: a count of millions would cost seconds
                 let count_sql = format!(
-                    "SELECT COUNT(*) AS n FROM cases c{where_sql}"
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c{where_sql} LIMIT {}) t",
+                    LIST_COUNT_LIMIT + 1
                 );
                 let mut count_args = Args::default();
                 count_args.0 = a.0.iter().map(|x| match x { Arg::Text(s) => Arg::Text(s.clone()), Arg::Int(v) => Arg::Int(*v) }).collect();
@@ -1093,7 +1254,7 @@ macro_rules! impl_case_store {
                     .try_get("n")?;
                 let lim = a.int(f.limit);
                 let off = a.int(f.offset);
-                let sql = format!("{CASE_SELECT}{where_sql} ORDER BY c.created_at DESC, c.id DESC LIMIT {lim} OFFSET {off}");
+                let sql = format!("{CASE_SELECT}{where_sql} ORDER BY c.id DESC LIMIT {lim} OFFSET {off}");
                 let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
                 let cases = rows.iter().map(case_from_row).collect::<StoreResult<Vec<_>>>()?;
                 Ok((cases, total))
@@ -1186,6 +1347,73 @@ macro_rules! impl_case_store {
 
             async fn case_count(&self) -> StoreResult<i64> {
                 Ok(sqlx::query("SELECT COUNT(*) AS n FROM cases").fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn case_counts(&self, unit_id: i64) -> StoreResult<Vec<CaseCount>> {
+                let rows = sqlx::query(
+                    "SELECT state, category, overdue, n FROM case_counts WHERE unit_id = $1 AND n <> 0 \
+                     ORDER BY state, category, overdue",
+                )
+                .bind(unit_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let category: String = r.try_get("category")?;
+                        let overdue: i64 = r.try_get("overdue")?;
+                        Ok(CaseCount {
+                            state: from_key(&r.try_get::<String, _>("state")?)?,
+                            category: (!category.is_empty()).then_some(category),
+                            overdue: overdue != 0,
+                            n: r.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn case_days(&self, unit_id: i64, from: &str, to: &str) -> StoreResult<Vec<CaseDay>> {
+                let rows = sqlx::query(
+                    "SELECT day, reported, closed FROM case_daily WHERE unit_id = $1 AND day >= $2 AND day <= $3 \
+                     AND (reported <> 0 OR closed <> 0) ORDER BY day",
+                )
+                .bind(unit_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(CaseDay {
+                            day: r.try_get("day")?,
+                            reported: r.try_get("reported")?,
+                            closed: r.try_get("closed")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn case_aggregates_check(&self, repair: bool) -> StoreResult<AggregateCheck> {
+                let mut tx = if repair { self.begin_write().await? } else { self.begin_snapshot().await? };
+                let (recount, cases) = recount_in(&mut tx, &self.tz).await?;
+                let differences = recount.differences();
+                let mut check = AggregateCheck {
+                    cases,
+                    count_cells: recount.expected.counts.len(),
+                    day_cells: recount.expected.days.len(),
+                    differences,
+                    repaired: false,
+                };
+                if repair && !check.differences.is_empty() {
+                    sqlx::query("DELETE FROM case_counts").execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM case_daily").execute(&mut *tx).await?;
+                    apply_delta(&mut tx, &recount.expected).await?;
+                    let mut ev = AuditEvent::new("case.aggregates_repair", "case_counts", "");
+                    ev.detail = serde_json::json!({ "cases": cases, "differences": check.differences.len() });
+                    append_audit(&mut tx, self.clock.now_ms(), &Actor::system("aggregates"), &ev).await?;
+                    check.repaired = true;
+                }
+                tx.commit().await?;
+                Ok(check)
             }
 
             async fn users_with_roles_at(&self, unit_ids: &[i64], roles: &[&str]) -> StoreResult<Vec<i64>> {

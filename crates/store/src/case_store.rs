@@ -7,9 +7,9 @@
 //! transaction) and refuses a save over a newer version of the case.
 
 use crate::{
-    CalendarDay, Case, CaseAssignment, CaseEvent, CaseFilter, CaseWrite, CatalogueVersion,
-    Department, Media, NearbyQuery, NewCase, NewDepartment, NewNotification, NewOutbox,
-    Notification, OutboxItem, StoreResult,
+    AggregateCheck, CalendarDay, Case, CaseAssignment, CaseCount, CaseDay, CaseEvent, CaseFilter,
+    CaseWrite, CatalogueVersion, Department, Media, NearbyQuery, NewCase, NewDepartment,
+    NewNotification, NewOutbox, Notification, OutboxItem, StoreResult,
 };
 use async_trait::async_trait;
 use wangge_domain::audit::Actor;
@@ -21,6 +21,8 @@ use wangge_domain::roles::Scope;
 pub(crate) struct CreateJob {
     pub actor: Actor,
     pub new: NewCase,
+    /// Its search words, computed before it waits for the writer.
+    pub words: String,
     pub notifications: Vec<NewNotification>,
     pub outbox: Vec<NewOutbox>,
     pub reply: tokio::sync::oneshot::Sender<StoreResult<(crate::Case, bool)>>,
@@ -121,6 +123,17 @@ pub trait CaseStore: Send + Sync {
     /// (category, description) of closed cases, newest first, for training the classifier.
     async fn case_training_examples(&self, limit: i64) -> StoreResult<Vec<(String, String)>>;
     async fn case_count(&self) -> StoreResult<i64>;
+
+    // ---- dashboards (incremental aggregates) ----
+    /// The cases under a unit (its own and its descendants') by state × category × overdue,
+    /// non-zero cells only.
+    async fn case_counts(&self, unit_id: i64) -> StoreResult<Vec<CaseCount>>;
+    /// Cases reported and closed under a unit per local day, `from..=to` (`YYYY-MM-DD`), days
+    /// without any left out.
+    async fn case_days(&self, unit_id: i64, from: &str, to: &str) -> StoreResult<Vec<CaseDay>>;
+    /// Recounts the aggregates from the cases and compares; with `repair`, replaces the stored
+    /// ones by the recount (in one write transaction).
+    async fn case_aggregates_check(&self, repair: bool) -> StoreResult<AggregateCheck>;
 
     // ---- who to tell ----
     /// Users holding one of `roles` on exactly one of these units.

@@ -326,3 +326,37 @@ pub struct NearbyQuery {
     pub exclude_id: Option<i64>,
     pub limit: i64,
 }
+
+/// One cell of a unit's case figures: cases in `state` of `category` (`None`: not classified
+/// yet), overdue or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaseCount {
+    pub state: CaseState,
+    pub category: Option<String>,
+    pub overdue: bool,
+    pub n: i64,
+}
+
+/// Cases reported and closed under a unit on one local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaseDay {
+    pub day: String,
+    pub reported: i64,
+    pub closed: i64,
+}
+
+/// The stored aggregates next to a full recount of the cases (`wangge check`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AggregateCheck {
+    /// Cases recounted.
+    pub cases: i64,
+    /// Non-zero cells of the recount (counts, days).
+    pub count_cells: usize,
+    pub day_cells: usize,
+    /// Every difference, one line each (empty: the aggregates are right).
+    pub differences: Vec<String>,
+    /// Whether the stored aggregates were replaced by the recount.
+    pub repaired: bool,
+}

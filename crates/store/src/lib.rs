@@ -3,6 +3,7 @@
 //! Territory scope is enforced here, in the queries: every read and write of territory data takes
 //! the caller's [`Scope`] and never sees or touches a unit outside it.
 
+mod aggregates;
 pub mod backup;
 mod case_queries;
 mod case_store;
@@ -21,6 +22,7 @@ mod sqlite;
 pub mod testing;
 mod types;
 
+pub use case_queries::LIST_COUNT_LIMIT;
 pub use case_store::{CaseStore, NewMedia};
 pub use case_types::*;
 pub use error::{StoreError, StoreResult};
@@ -41,12 +43,23 @@ use wangge_domain::import::ImportRow;
 use wangge_domain::roles::{Role, Scope};
 use wangge_domain::territory::Levels;
 
-/// Opens the database behind `url` (`sqlite://…` or `postgres://…`) and runs its migrations.
+/// Opens the database behind `url` (`sqlite://…` or `postgres://…`) and runs its migrations;
+/// days of the dashboards' aggregates are UTC days (see [`open_in`]).
 pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Arc<dyn Store>> {
+    open_in(url, clock, jiff::tz::TimeZone::UTC).await
+}
+
+/// Opens the database of a deployment whose days are those of `tz` (the dashboards' daily
+/// figures are kept per local day).
+pub async fn open_in(
+    url: &str,
+    clock: Arc<dyn Clock>,
+    tz: jiff::tz::TimeZone,
+) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::open(url, clock).await?))
+        Ok(Arc::new(PgStore::open_in(url, clock, tz).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, clock).await?))
+        Ok(Arc::new(SqliteStore::open_in(url, clock, tz).await?))
     } else {
         Err(StoreError::Config(
             "database URL must start with sqlite: or postgres://".into(),

@@ -8,6 +8,7 @@ pub(crate) const SQLITE: Migrations = &[
     (2, include_str!("../migrations/sqlite/0002_grids.sql")),
     (3, include_str!("../migrations/sqlite/0003_cases.sql")),
     (4, include_str!("../migrations/sqlite/0004_external.sql")),
+    (5, include_str!("../migrations/sqlite/0005_aggregates.sql")),
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
@@ -18,4 +19,8 @@ pub(crate) const POSTGRES: Migrations = &[
     (2, include_str!("../migrations/postgres/0002_grids.sql")),
     (3, include_str!("../migrations/postgres/0003_cases.sql")),
     (4, include_str!("../migrations/postgres/0004_external.sql")),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_aggregates.sql"),
+    ),
 ];

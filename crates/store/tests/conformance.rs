@@ -2159,3 +2159,186 @@ async fn concurrent_creations_share_commits_and_a_failure_leaves_nothing() {
         );
     }
 }
+
+/// The dashboards' figures follow every write at every level and equal a full recount; the
+/// search index finds cases by their words and follows a changed address.
+#[tokio::test]
+async fn aggregates_and_search_follow_every_write() {
+    use wangge_domain::case_flow::CaseState;
+    use wangge_domain::sla::Alert;
+    for db in backends().await {
+        let s = db.store.as_ref();
+        seed_tree(s).await;
+        let (grid, _) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
+        let (town, _) = s.unit_get(&Scope::All, "320831001").await.unwrap();
+        let (county, _) = s.unit_get(&Scope::All, "320831").await.unwrap();
+        let (other, _) = s.unit_get(&Scope::All, "320831100001").await.unwrap();
+        let mut made = Vec::new();
+        for (i, unit) in [&grid, &grid, &other].into_iter().enumerate() {
+            let (c, _) = s
+                .case_create(
+                    &admin(),
+                    sample_case(unit, &format!("agg-{i}"), "grid", 33.0, 119.0),
+                    &[],
+                    &[],
+                )
+                .await
+                .unwrap();
+            made.push(c);
+        }
+        let total = |counts: Vec<CaseCount>| counts.iter().map(|c| c.n).sum::<i64>();
+        assert_eq!(
+            total(s.case_counts(county.id).await.unwrap()),
+            3,
+            "{}",
+            db.name
+        );
+        assert_eq!(total(s.case_counts(town.id).await.unwrap()), 2);
+        assert_eq!(
+            s.case_counts(grid.id).await.unwrap(),
+            vec![CaseCount {
+                state: CaseState::Reported,
+                category: Some("G0401".into()),
+                overdue: false,
+                n: 2
+            }]
+        );
+        assert_eq!(
+            s.case_days(county.id, "2026-01-01", "2026-01-31")
+                .await
+                .unwrap(),
+            vec![CaseDay {
+                day: "2026-01-01".into(),
+                reported: 3,
+                closed: 0
+            }]
+        );
+
+        // a breach, a new category, a close a day later, and a move to another unit
+        let step = |c: Case, to: CaseState| CaseWrite {
+            event: NewCaseEvent {
+                actor_id: None,
+                actor_name: "op".into(),
+                party: "operator".into(),
+                action: "step".into(),
+                from_state: c.state,
+                to_state: to,
+                note: String::new(),
+                data: serde_json::json!({}),
+                media: vec![],
+            },
+            case: c,
+            assignments: vec![],
+            notifications: vec![],
+            outbox: vec![],
+        };
+        let mut a = made[0].clone();
+        a.state = CaseState::InHandling;
+        a.alert = Alert::Breached;
+        let a = s
+            .case_save(&admin(), step(a, CaseState::InHandling))
+            .await
+            .unwrap();
+        let mut b = made[1].clone();
+        b.category = Some("G0502".into());
+        b.state = CaseState::Closed;
+        b.alert = Alert::Breached;
+        b.closed_at = Some(T0 + 86_400_000);
+        s.case_save(&admin(), step(b, CaseState::Closed))
+            .await
+            .unwrap();
+        let mut c = made[2].clone();
+        c.unit_id = grid.id;
+        c.unit_path = grid.path.clone();
+        c.address = "城南社区菜市场东门".into();
+        s.case_save(&admin(), step(c, CaseState::Reported))
+            .await
+            .unwrap();
+        let grid_counts = s.case_counts(grid.id).await.unwrap();
+        let cell = |state: CaseState, cat: &str, overdue: bool| {
+            grid_counts
+                .iter()
+                .find(|c| {
+                    c.state == state && c.category.as_deref() == Some(cat) && c.overdue == overdue
+                })
+                .map(|c| c.n)
+        };
+        assert_eq!(
+            cell(CaseState::InHandling, "G0401", true),
+            Some(1),
+            "{grid_counts:?}"
+        );
+        assert_eq!(
+            cell(CaseState::Closed, "G0502", false),
+            Some(1),
+            "closed is not overdue"
+        );
+        assert_eq!(
+            cell(CaseState::Reported, "G0401", false),
+            Some(1),
+            "moved in"
+        );
+        assert_eq!(total(grid_counts.clone()), 3);
+        let (other_town, _) = s.unit_get(&Scope::All, "320831100").await.unwrap();
+        assert!(
+            s.case_counts(other_town.id).await.unwrap().is_empty(),
+            "moved out"
+        );
+        assert_eq!(
+            s.case_days(grid.id, "2026-01-01", "2026-01-02")
+                .await
+                .unwrap(),
+            vec![
+                CaseDay {
+                    day: "2026-01-01".into(),
+                    reported: 3,
+                    closed: 0
+                },
+                CaseDay {
+                    day: "2026-01-02".into(),
+                    reported: 0,
+                    closed: 1
+                },
+            ]
+        );
+        let check = s.case_aggregates_check(false).await.unwrap();
+        assert_eq!(check.cases, 3);
+        assert!(check.differences.is_empty(), "{:?}", check.differences);
+        assert!(
+            !s.case_aggregates_check(true).await.unwrap().repaired,
+            "nothing to repair"
+        );
+
+        // search: words of the description and of the (changed) address, a number, all words
+        let found = |q: &str| {
+            let f = CaseFilter {
+                q: Some(q.into()),
+                limit: 10,
+                ..Default::default()
+            };
+            async move {
+                let (items, total) = s.case_list(&f).await.unwrap();
+                assert_eq!(items.len() as i64, total);
+                let mut ids: Vec<i64> = items.iter().map(|c| c.id).collect();
+                ids.sort();
+                ids
+            }
+        };
+        let mut all: Vec<i64> = made.iter().map(|c| c.id).collect();
+        all.sort();
+        assert_eq!(found("垃圾").await, all, "{}", db.name);
+        assert_eq!(found("清运 垃圾").await, all);
+        assert_eq!(
+            found("菜市场").await,
+            vec![made[2].id],
+            "the new address is indexed"
+        );
+        assert_eq!(found("3号楼").await, vec![a.id, made[1].id]);
+        assert!(
+            found("垃圾 菜市场 火灾").await.is_empty(),
+            "every word is needed"
+        );
+        assert_eq!(found(&made[1].number).await, vec![made[1].id]);
+        assert!(found("，。").await.is_empty());
+    }
+}

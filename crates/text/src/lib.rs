@@ -11,4 +11,4 @@ pub use dataset::{
     BuiltinCategory, builtin_categories, builtin_examples, builtin_keywords, fresh_examples,
     is_held_out, parse_tsv, split_builtin,
 };
-pub use tokenize::{is_stop_word, tokens};
+pub use tokenize::{is_stop_word, query_words, search_words, tokens};

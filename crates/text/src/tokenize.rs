@@ -131,9 +131,63 @@ pub fn tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words a case is found by, space-separated, for the full-text index: jieba's search mode
+/// (a long word also gives its shorter words: 建筑垃圾 → 建筑, 垃圾, 建筑垃圾), lowercased,
+/// letters and digits only. Stop words are kept out, as in [`tokens`].
+pub fn search_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for t in JIEBA.cut_for_search(text, true) {
+        push_words(&mut out, t.word);
+    }
+    out
+}
+
+/// The words of a search query (precise mode): a case matches when it has all of them.
+pub fn query_words(query: &str) -> Vec<String> {
+    let mut out = String::new();
+    for t in JIEBA.cut(query, true) {
+        push_words(&mut out, t.word);
+    }
+    let mut words: Vec<String> = Vec::new();
+    for w in out.split(' ').filter(|w| !w.is_empty()) {
+        if !words.iter().any(|x| x == w) {
+            words.push(w.to_string());
+        }
+    }
+    words
+}
+
+/// Appends the alphanumeric runs of one jieba token, lowercased, unless it is a stop word.
+fn push_words(out: &mut String, token: &str) {
+    if is_stop_word(token.trim()) {
+        return;
+    }
+    for part in token.split(|c: char| !c.is_alphanumeric()) {
+        if part.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(part.chars().flat_map(char::to_lowercase));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_words_include_the_parts_of_long_words() {
+        let w = search_words("黎城街道建筑垃圾乱堆放，KTV-3号门口");
+        let words: Vec<&str> = w.split(' ').collect();
+        for expected in ["建筑", "垃圾", "建筑垃圾", "ktv", "3"] {
+            assert!(words.contains(&expected), "{expected} in {w}");
+        }
+        assert!(!w.contains('，') && !w.contains('-'));
+        assert_eq!(query_words("建筑垃圾 建筑垃圾！"), vec!["建筑垃圾"]);
+        assert!(query_words("，。的").is_empty());
+    }
 
     #[test]
     fn drops_punctuation_and_stop_words() {

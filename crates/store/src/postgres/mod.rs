@@ -19,11 +19,22 @@ pub struct PgStore {
     /// Case creations, committed in groups (see `spawn_case_writer`).
     case_writer: tokio::sync::mpsc::Sender<crate::case_store::CreateJob>,
     clock: Arc<dyn Clock>,
+    /// The deployment's time zone: days of the dashboards' aggregates.
+    tz: jiff::tz::TimeZone,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`, optionally `?options=-c search_path=…`).
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        Self::open_in(url, clock, jiff::tz::TimeZone::UTC).await
+    }
+
+    /// Connects to the database of a deployment in time zone `tz`.
+    pub async fn open_in(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        tz: jiff::tz::TimeZone,
+    ) -> StoreResult<Self> {
         // A write waits at most a minute for the write lock instead of for ever.
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?
@@ -34,14 +45,42 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let case_writer = shared::spawn_case_writer(pool.clone(), clock.clone());
+        let case_writer = shared::spawn_case_writer(pool.clone(), clock.clone(), tz.clone());
         let store = PgStore {
             pool,
             case_writer,
             clock,
+            tz,
         };
         store.migrate(migrate::POSTGRES).await?;
+        store.backfill_aggregates().await?;
         Ok(store)
+    }
+
+    /// Stores a case's search words (the `simple` configuration: the words are jieba's).
+    const FTS_INSERT: &str =
+        "INSERT INTO case_words (case_id, words) VALUES ($1, to_tsvector('simple', $2))";
+    const FTS_DELETE: &str = "DELETE FROM case_words WHERE case_id = $1";
+
+    /// A query text asking for every word (`plainto_tsquery` joins them with AND).
+    fn fts_query(words: &[String]) -> String {
+        words.join(" ")
+    }
+
+    /// Cases whose words match the query bound at `param`.
+    fn fts_condition(param: &str) -> String {
+        format!(
+            "c.id IN (SELECT case_id FROM case_words WHERE words @@ plainto_tsquery('simple', {param}))"
+        )
+    }
+
+    /// A read transaction seeing one snapshot.
+    async fn begin_snapshot(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {

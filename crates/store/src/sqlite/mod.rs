@@ -19,11 +19,22 @@ pub struct SqliteStore {
     /// Case creations, committed in groups (see `spawn_case_writer`).
     case_writer: tokio::sync::mpsc::Sender<crate::case_store::CreateJob>,
     clock: Arc<dyn Clock>,
+    /// The deployment's time zone: days of the dashboards' aggregates.
+    tz: jiff::tz::TimeZone,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite:///var/lib/wangge/wangge.db`.
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        Self::open_in(url, clock, jiff::tz::TimeZone::UTC).await
+    }
+
+    /// Opens the database of a deployment in time zone `tz`.
+    pub async fn open_in(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        tz: jiff::tz::TimeZone,
+    ) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -42,14 +53,16 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let case_writer = shared::spawn_case_writer(writer.clone(), clock.clone());
+        let case_writer = shared::spawn_case_writer(writer.clone(), clock.clone(), tz.clone());
         let store = SqliteStore {
             pool,
             writer,
             case_writer,
             clock,
+            tz,
         };
         store.migrate(migrate::SQLITE).await?;
+        store.backfill_aggregates().await?;
         Ok(store)
     }
 
@@ -61,6 +74,29 @@ impl SqliteStore {
 
     async fn begin_write_on(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Adds a case's search words to the index (rowid = case id).
+    const FTS_INSERT: &str = "INSERT INTO case_fts (rowid, words) VALUES ($1, $2)";
+    const FTS_DELETE: &str = "DELETE FROM case_fts WHERE rowid = $1";
+
+    /// An FTS5 query asking for every word (each quoted, so no word is an operator).
+    fn fts_query(words: &[String]) -> String {
+        let quoted: Vec<String> = words
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        quoted.join(" ")
+    }
+
+    /// Cases whose words match the query bound at `param`.
+    fn fts_condition(param: &str) -> String {
+        format!("c.id IN (SELECT rowid FROM case_fts WHERE case_fts MATCH {param})")
+    }
+
+    /// A read transaction seeing one snapshot (SQLite's deferred transactions do).
+    async fn begin_snapshot(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin().await?)
     }
 
     async fn close_writer(&self) {

@@ -1,6 +1,8 @@
 //! `wangge-bench`: synthetic national territory lists and measurements against a loaded store.
 //! See BENCHMARKS.md at the top of the repository for how it is used and the results.
 
+mod dashboard;
+mod gencases;
 mod intake;
 mod latency;
 mod locate;
@@ -78,6 +80,10 @@ enum Command {
     /// Point-to-grid lookups: `LocateIndex::locate` over generated grids tiling a region, and
     /// PostGIS `ST_Contains` on a GiST index over the same polygons (with --postgis-url).
     Locate(locate::LocateOptions),
+    /// Write a province-sized territory and N realistic cases into a new SQLite database (B3/B4).
+    GenCases(gencases::GenCasesOptions),
+    /// Time the dashboard figures and the case list and search through the Store API.
+    QueryLatency(dashboard::QueryOptions),
     /// B1: case submissions over HTTP to a running server (closed loop, or open loop at --rate).
     Intake(intake::IntakeOptions),
     /// One durable single-row transaction at a time (SQLite synchronous=FULL, or PostgreSQL).
@@ -170,6 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SqliteInsertProbe { file, rows, chunks } => {
             probe::run(&file, rows, &chunks).await?;
         }
+        Command::GenCases(options) => gencases::run(&options).await?,
+        Command::QueryLatency(options) => dashboard::run(&options).await?,
         Command::Locate(options) => {
             locate::run(&options).await?;
         }

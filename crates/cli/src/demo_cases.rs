@@ -2863,6 +2863,24 @@ mod tests {
         );
         let channels: BTreeSet<&str> = cases.iter().map(|c| c.channel.as_str()).collect();
         assert!(channels.len() >= 3, "{channels:?}");
+        // the dashboards' aggregates, kept by every engine step, equal a full recount; a
+        // damaged cell is found and repaired
+        let check = store.case_aggregates_check(false).await.unwrap();
+        assert_eq!(check.cases, 60);
+        assert!(check.differences.is_empty(), "{local_now}: {:?}", check.differences);
+        {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&env.url).await.unwrap();
+            sqlx::query("UPDATE case_counts SET n = n + 1 WHERE unit_id = (SELECT MIN(unit_id) FROM case_counts)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        let check = store.case_aggregates_check(false).await.unwrap();
+        assert!(!check.differences.is_empty() && !check.repaired);
+        assert!(store.case_aggregates_check(true).await.unwrap().repaired);
+        assert!(store.case_aggregates_check(false).await.unwrap().differences.is_empty());
 
         for c in &cases {
             assert!(

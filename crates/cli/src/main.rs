@@ -58,8 +58,13 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
-    /// Verify data consistency: the audit log's hash chain.
-    Check,
+    /// Verify data consistency: the audit log's hash chain, and the dashboards' aggregates
+    /// against a full recount of the cases. Exit code 1 when either is wrong.
+    Check {
+        /// Replace aggregates that differ from the recount by the recount.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Write a consistent backup (database, media files, configuration) to FILE, a zip archive,
     /// while the platform may be running. Exit code 1 when it fails (no file is left behind).
     Backup { file: PathBuf },
@@ -223,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             return setup::import_boundaries(&env.state, &file, options, &report).await;
         }
-        Command::Check => return setup::check(&env.state).await,
+        Command::Check { repair } => return setup::check(&env.state, repair).await,
         // handled above, without opening (and migrating) the database first
         Command::Backup { .. } | Command::Restore { .. } => {}
         Command::User {

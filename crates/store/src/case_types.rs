@@ -332,6 +332,7 @@ pub struct NearbyQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseCount {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub state: CaseState,
     pub category: Option<String>,
     pub overdue: bool,

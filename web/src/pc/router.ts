@@ -32,6 +32,12 @@ export const router = createRouter({
         },
         { path: 'tokens', name: 'tokens', component: () => import('./pages/TokensPage.vue') },
         // the case loop
+        {
+          path: 'dashboard',
+          name: 'dashboard',
+          component: () => import('./pages/DashboardPage.vue'),
+          meta: { permission: 'case.read' },
+        },
         { path: 'cases', name: 'cases', component: () => import('./pages/CaseListPage.vue') },
         {
           path: 'cases/new',

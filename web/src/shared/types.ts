@@ -130,6 +130,13 @@ export interface UnitSearchItem extends Unit {
   parent_name?: string | null
 }
 
+/** A unit by its code, name and level (the least a page needs to name it). */
+export interface UnitRef {
+  code: string
+  name: string
+  level: string
+}
+
 export interface UnitDetail {
   unit: Unit
   ancestors: Unit[]
@@ -510,7 +517,10 @@ export interface CaseReview {
 
 export interface CasePage {
   items: Case[]
+  /** the number of matching cases; a lower bound when `total_exact` is false (the count stops) */
   total: number
+  /** absent on older servers: exact */
+  total_exact?: boolean
 }
 
 export interface CaseEvent {
@@ -602,6 +612,36 @@ export interface CaseOverdueBoard {
   by_unit: CaseOverdueRow[]
   by_department: CaseOverdueRow[]
   items: Case[]
+}
+
+/** One cell of the dashboard's figures: cases in a state, of a category, overdue or not (n > 0). */
+export interface CaseStatsCount {
+  state: CaseState
+  category: string | null
+  category_name: string | null
+  overdue: boolean
+  n: number
+}
+
+/** Cases reported and closed on one day (the deployment's time zone). */
+export interface CaseStatsDay {
+  /** YYYY-MM-DD */
+  day: string
+  reported: number
+  closed: number
+}
+
+/** GET /api/v1/stats/cases: the dashboard's figures for a unit and everything under it. */
+export interface CaseStats {
+  unit: UnitRef
+  as_of: number
+  total: number
+  open: number
+  overdue: number
+  closed: number
+  counts: CaseStatsCount[]
+  /** 90 days ending today, oldest first, zero-filled */
+  trend: CaseStatsDay[]
 }
 
 export interface CaseMedia {

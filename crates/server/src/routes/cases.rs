@@ -174,7 +174,21 @@ pub struct ListQuery {
 pub struct CasePage {
     #[schema(value_type = Vec<Object>)]
     items: Vec<Case>,
+    /// Cases matching; a lower bound when `total_exact` is false (counting stops past
+    /// 10,000 matches, which at millions of cases would cost seconds).
     total: i64,
+    total_exact: bool,
+}
+
+impl CasePage {
+    fn new(items: Vec<Case>, total: i64) -> Self {
+        let total_exact = total <= wangge_store::LIST_COUNT_LIMIT;
+        CasePage {
+            items,
+            total: total.min(wangge_store::LIST_COUNT_LIMIT),
+            total_exact,
+        }
+    }
 }
 
 fn parse_states(s: &str) -> ApiResult<Vec<CaseState>> {
@@ -276,7 +290,7 @@ pub async fn list(
         Some(v) => return Err(ApiError::new("bad_parameter").msg(format!("unknown view {v}"))),
     }
     let (items, total) = st.store.case_list(&f).await?;
-    Ok(axum::Json(CasePage { items, total }))
+    Ok(axum::Json(CasePage::new(items, total)))
 }
 
 /// A case with its timeline, departments, and the actions the caller may take.
@@ -513,7 +527,7 @@ pub async fn unreported(
         .cases_unreported(&scope, since, window, 500)
         .await?;
     let total = items.len() as i64;
-    Ok(axum::Json(CasePage { items, total }))
+    Ok(axum::Json(CasePage::new(items, total)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -17,6 +17,7 @@ mod meta;
 mod notifications;
 mod public_cases;
 mod publicity;
+mod stats;
 mod teams;
 mod tokens;
 mod units;
@@ -138,6 +139,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::duplicates))
         .routes(routes!(cases::reporter))
         .routes(routes!(cases::retrain))
+        .routes(routes!(stats::cases))
         .routes(routes!(catalogue::get))
         .routes(routes!(catalogue::put_category, catalogue::delete_category))
         .routes(routes!(catalogue::import))

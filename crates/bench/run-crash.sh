@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash test: intake load on a server that is killed with SIGKILL at random moments and started
 # again, KILLS times; then every report the server acknowledged must be stored (exactly once:
-# client ids are unique) and the audit chain must be whole.
+# client ids are unique), the audit chain must be whole and the dashboards' aggregates must
+# equal a full recount (`wangge check`).
 #   BIN=dir with wangge and wangge-bench (default: the release build)
 #   KILLS=20  DATABASE_URL=postgres://…?options=-c%20search_path%3D<schema> (default: SQLite)
 set -euo pipefail

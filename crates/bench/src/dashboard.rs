@@ -2,10 +2,10 @@
 //! through the Store API against a loaded database (see `gen-cases`).
 
 use crate::stats::summarize;
-use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 use wangge_domain::case_flow::CaseState;
 use wangge_domain::clock::SystemClock;
@@ -26,8 +26,26 @@ pub struct QueryOptions {
 
 /// Words residents and operators search for.
 const WORDS: [&str; 20] = [
-    "垃圾", "噪音", "漏水", "路灯", "井盖", "停车", "占道", "油烟", "电动车", "充电", "积水", "违建",
-    "广告", "工资", "诈骗", "狗", "楼道", "堵塞", "施工", "老人",
+    "垃圾",
+    "噪音",
+    "漏水",
+    "路灯",
+    "井盖",
+    "停车",
+    "占道",
+    "油烟",
+    "电动车",
+    "充电",
+    "积水",
+    "违建",
+    "广告",
+    "工资",
+    "诈骗",
+    "狗",
+    "楼道",
+    "堵塞",
+    "施工",
+    "老人",
 ];
 
 pub async fn run(o: &QueryOptions) -> anyhow::Result<()> {
@@ -67,53 +85,86 @@ pub async fn run(o: &QueryOptions) -> anyhow::Result<()> {
     let unit = &pick_unit;
     type Make<'a> = Box<dyn Fn(&mut StdRng) -> CaseFilter + 'a>;
     let kinds: Vec<(&str, Make<'_>)> = vec![
-        ("county, newest", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
-            ..page()
-        })),
-        ("county, page 10", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
-            offset: 180,
-            ..page()
-        })),
-        ("town + state", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 2)])),
-            states: vec![[CaseState::InHandling, CaseState::Dispatched, CaseState::Reported][r.random_range(0..3)]],
-            ..page()
-        })),
-        ("grid", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 4)])),
-            ..page()
-        })),
-        ("county + category", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
-            category: Some(["G0401", "G0101", "G0201"][r.random_range(0..3)].into()),
-            ..page()
-        })),
-        ("town + overdue", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 2)])),
-            overdue_at: Some(now),
-            ..page()
-        })),
-        ("search, province", Box::new(|r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::All),
-            q: Some(WORDS[r.random_range(0..WORDS.len())].into()),
-            ..page()
-        })),
-        ("search 2 words, county", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
-            q: Some(format!(
-                "{} {}",
-                WORDS[r.random_range(0..WORDS.len())],
-                WORDS[r.random_range(0..WORDS.len())]
-            )),
-            ..page()
-        })),
-        ("search, village", Box::new(move |r: &mut StdRng| CaseFilter {
-            scope: Some(Scope::Subtrees(vec![unit(r, 3)])),
-            q: Some(WORDS[r.random_range(0..WORDS.len())].into()),
-            ..page()
-        })),
+        (
+            "county, newest",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
+                ..page()
+            }),
+        ),
+        (
+            "county, page 10",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
+                offset: 180,
+                ..page()
+            }),
+        ),
+        (
+            "town + state",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 2)])),
+                states: vec![
+                    [
+                        CaseState::InHandling,
+                        CaseState::Dispatched,
+                        CaseState::Reported,
+                    ][r.random_range(0..3)],
+                ],
+                ..page()
+            }),
+        ),
+        (
+            "grid",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 4)])),
+                ..page()
+            }),
+        ),
+        (
+            "county + category",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
+                category: Some(["G0401", "G0101", "G0201"][r.random_range(0..3)].into()),
+                ..page()
+            }),
+        ),
+        (
+            "town + overdue",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 2)])),
+                overdue_at: Some(now),
+                ..page()
+            }),
+        ),
+        (
+            "search, province",
+            Box::new(|r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::All),
+                q: Some(WORDS[r.random_range(0..WORDS.len())].into()),
+                ..page()
+            }),
+        ),
+        (
+            "search 2 words, county",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 1)])),
+                q: Some(format!(
+                    "{} {}",
+                    WORDS[r.random_range(0..WORDS.len())],
+                    WORDS[r.random_range(0..WORDS.len())]
+                )),
+                ..page()
+            }),
+        ),
+        (
+            "search, village",
+            Box::new(move |r: &mut StdRng| CaseFilter {
+                scope: Some(Scope::Subtrees(vec![unit(r, 3)])),
+                q: Some(WORDS[r.random_range(0..WORDS.len())].into()),
+                ..page()
+            }),
+        ),
     ];
     for (name, make) in &kinds {
         let mut t: Vec<Duration> = Vec::with_capacity(o.samples);

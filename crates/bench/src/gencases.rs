@@ -56,7 +56,8 @@ struct Grid {
     path: String,
     town_id: i64,
     town_path: String,
-    /// Search words of the village name (the first part of the address).
+    /// Search words of the village name (the first part of the address) and the index tokens
+    /// of the grid and the units above it.
     village_words: String,
     village_name: String,
 }
@@ -81,7 +82,13 @@ pub async fn run(o: &GenCasesOptions) -> anyhow::Result<()> {
     let n_units = rows.len();
     let actor = Actor::system("gen-cases");
     store
-        .unit_import(&Scope::All, &actor, &Levels::default_levels(), rows, &|_| {})
+        .unit_import(
+            &Scope::All,
+            &actor,
+            &Levels::default_levels(),
+            rows,
+            &|_| {},
+        )
         .await?;
     store.close().await;
     eprintln!(
@@ -199,13 +206,28 @@ fn territory_rows(counties: usize) -> Vec<ImportRow> {
         push(city.clone(), format!("第{}市", c + 1), "99", "city");
         for k in 0..10.min(counties - c * 10) {
             let county = format!("{city}{:02}", 21 + k);
-            push(county.clone(), format!("{}县", place(c * 10 + k)), &city, "county");
+            push(
+                county.clone(),
+                format!("{}县", place(c * 10 + k)),
+                &city,
+                "county",
+            );
             for t in 0..TOWNS {
                 let town = format!("{county}{:03}", 100 + t);
-                push(town.clone(), format!("{}镇", place(t * 7 + k)), &county, "town");
+                push(
+                    town.clone(),
+                    format!("{}镇", place(t * 7 + k)),
+                    &county,
+                    "town",
+                );
                 for v in 0..VILLAGES {
                     let village = format!("{town}{:03}", 200 + v);
-                    push(village.clone(), format!("{}村", place(v * 13 + t + k)), &town, "village");
+                    push(
+                        village.clone(),
+                        format!("{}村", place(v * 13 + t + k)),
+                        &town,
+                        "village",
+                    );
                     for g in 0..GRIDS {
                         push(
                             format!("{village}{:03}", g + 1),
@@ -223,10 +245,12 @@ fn territory_rows(counties: usize) -> Vec<ImportRow> {
 
 fn place(i: usize) -> String {
     const A: [&str; 16] = [
-        "东", "西", "南", "北", "新", "老", "红", "青", "金", "银", "长", "安", "和", "平", "福", "兴",
+        "东", "西", "南", "北", "新", "老", "红", "青", "金", "银", "长", "安", "和", "平", "福",
+        "兴",
     ];
     const B: [&str; 16] = [
-        "河", "山", "湖", "桥", "塘", "庄", "集", "港", "林", "湾", "岗", "坝", "圩", "沟", "店", "营",
+        "河", "山", "湖", "桥", "塘", "庄", "集", "港", "林", "湾", "岗", "坝", "圩", "沟", "店",
+        "营",
     ];
     format!("{}{}", A[i % 16], B[(i / 16) % 16])
 }
@@ -249,7 +273,11 @@ async fn load_grids(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Grid>> {
                 path: r.try_get("path")?,
                 town_id: r.try_get("town_id")?,
                 town_path: r.try_get("town_path")?,
-                village_words: wangge_text::search_words(&village),
+                village_words: format!(
+                    "{} {}",
+                    wangge_text::search_words(&village),
+                    wangge_store::unit_tokens(&r.try_get::<String, _>("path")?)
+                ),
                 village_name: village,
             })
         })
@@ -331,7 +359,10 @@ const OLD: [(&str, &str, &str, u32); 5] = [
     ("in_handling", "dept_accept", "dispatched", 2),
 ];
 
-fn pick<'a>(rng: &mut StdRng, table: &'a [(&'a str, &'a str, &'a str, u32)]) -> &'a (&'a str, &'a str, &'a str, u32) {
+fn pick<'a>(
+    rng: &mut StdRng,
+    table: &'a [(&'a str, &'a str, &'a str, u32)],
+) -> &'a (&'a str, &'a str, &'a str, u32) {
     let total: u32 = table.iter().map(|t| t.3).sum();
     let mut r = rng.random_range(0..total);
     for t in table {
@@ -371,8 +402,9 @@ fn make_case(
         pick(rng, &RECENT)
     };
     let open = !matches!(state, "closed" | "rated" | "not_filed" | "voided");
-    let closed_at = matches!(state, "closed" | "rated")
-        .then(|| at + rng.random_range(2 * 3_600_000..(10 * DAY_MS).min(age.max(2 * 3_600_000 + 1))));
+    let closed_at = matches!(state, "closed" | "rated").then(|| {
+        at + rng.random_range(2 * 3_600_000..(10 * DAY_MS).min(age.max(2 * 3_600_000 + 1)))
+    });
     let deadline_at = open.then(|| at + rng.random_range(DAY_MS..20 * DAY_MS));
     let alert = match deadline_at {
         Some(d) if d < now && state != "parked" && state != "deferred" => "breached",
@@ -485,7 +517,13 @@ async fn write_batch(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in chunk {
-            q = q.bind(e.0).bind(e.1).bind(e.2).bind(e.3).bind(e.4).bind(e.5);
+            q = q
+                .bind(e.0)
+                .bind(e.1)
+                .bind(e.2)
+                .bind(e.3)
+                .bind(e.4)
+                .bind(e.5);
         }
         q.execute(&mut **tx).await?;
     }

@@ -5,10 +5,13 @@
 //! at every ancestor. A write removes the old row's contribution and adds the new one in the
 //! same transaction, so `wangge check` can compare the tables with a full recount exactly.
 
+use crate::CaseFilter;
 use crate::case_queries::Args;
+use crate::queries::values_list;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 use wangge_domain::clock::local_date;
+use wangge_domain::roles::Scope;
 use wangge_domain::territory::path;
 
 /// What one case row adds to the aggregates.
@@ -47,7 +50,7 @@ impl Contribution {
             units,
             state: state.to_string(),
             category: category.unwrap_or_default().to_string(),
-            overdue: alert == "breached" && !NOT_OPEN.contains(&state),
+            overdue: is_overdue(state, alert),
             reported_day: local_date(created_at, tz),
             closed_day: closed_at.map(|t| local_date(t, tz)),
         }
@@ -96,53 +99,42 @@ impl Delta {
         d
     }
 
-    /// The upserts applying the change: (SQL, arguments) for each table that changes.
-    pub fn statements(&self) -> Vec<(String, Args)> {
+    /// The upserts applying the change: (SQL, arguments) for each chunk of each table.
+    /// `positional`: `?` placeholders (SQLite), else `$n`.
+    pub fn statements(&self, positional: bool) -> Vec<(String, Args)> {
         let mut out = Vec::new();
         for chunk in self.counts.iter().collect::<Vec<_>>().chunks(UPSERT_ROWS) {
             let mut a = Args::default();
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|((u, s, c, o), n)| {
-                    format!(
-                        "({}, {}, {}, {}, {})",
-                        a.int(*u),
-                        a.text(s.clone()),
-                        a.text(c.clone()),
-                        a.int(i64::from(*o)),
-                        a.int(**n)
-                    )
-                })
-                .collect();
+            for ((u, s, c, o), n) in chunk {
+                a.int(*u);
+                a.text(s.clone());
+                a.text(c.clone());
+                a.int(i64::from(*o));
+                a.int(**n);
+            }
             out.push((
                 format!(
                     "INSERT INTO case_counts (unit_id, state, category, overdue, n) VALUES {} \
                      ON CONFLICT (unit_id, state, category, overdue) DO UPDATE SET n = case_counts.n + excluded.n",
-                    rows.join(", ")
+                    values_list(chunk.len(), 5, positional)
                 ),
                 a,
             ));
         }
         for chunk in self.days.iter().collect::<Vec<_>>().chunks(UPSERT_ROWS) {
             let mut a = Args::default();
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|((u, day), (r, c))| {
-                    format!(
-                        "({}, {}, {}, {})",
-                        a.int(*u),
-                        a.text(day.clone()),
-                        a.int(*r),
-                        a.int(*c)
-                    )
-                })
-                .collect();
+            for ((u, day), (r, c)) in chunk {
+                a.int(*u);
+                a.text(day.clone());
+                a.int(*r);
+                a.int(*c);
+            }
             out.push((
                 format!(
                     "INSERT INTO case_daily (unit_id, day, reported, closed) VALUES {} \
                      ON CONFLICT (unit_id, day) DO UPDATE SET reported = case_daily.reported + excluded.reported, \
                      closed = case_daily.closed + excluded.closed",
-                    rows.join(", ")
+                    values_list(chunk.len(), 4, positional)
                 ),
                 a,
             ));
@@ -153,6 +145,126 @@ impl Delta {
 
 /// Rows per upsert statement (5 arguments each, well under SQLite's 32,766).
 const UPSERT_ROWS: usize = 1_000;
+
+/// The day of an instant in a time zone, remembering the last day seen (a recount reads the
+/// cases in id order, which is nearly time order).
+pub(crate) struct DayCache {
+    tz: TimeZone,
+    from: i64,
+    to: i64,
+    day: String,
+}
+
+impl DayCache {
+    pub fn new(tz: &TimeZone) -> Self {
+        DayCache {
+            tz: tz.clone(),
+            from: 0,
+            to: 0,
+            day: String::new(),
+        }
+    }
+
+    pub fn day(&mut self, ms: i64) -> String {
+        if ms >= self.from && ms < self.to {
+            return self.day.clone();
+        }
+        let day = local_date(ms, &self.tz);
+        let bounds = jiff::Timestamp::from_millisecond(ms).ok().and_then(|t| {
+            let start = t.to_zoned(self.tz.clone()).start_of_day().ok()?;
+            let end = start.tomorrow().ok()?;
+            Some((
+                start.timestamp().as_millisecond(),
+                end.timestamp().as_millisecond(),
+            ))
+        });
+        (self.from, self.to) = bounds.unwrap_or((0, 0));
+        self.day = day.clone();
+        day
+    }
+}
+
+/// Case rows grouped by their own unit, expanded to the ancestors once per group.
+pub(crate) struct Grouped {
+    cells: std::collections::HashMap<(String, String, String, bool), i64>,
+    days: std::collections::HashMap<(String, String), (i64, i64)>,
+    day: DayCache,
+    pub rows: i64,
+}
+
+impl Grouped {
+    pub fn new(tz: &TimeZone) -> Self {
+        Grouped {
+            cells: Default::default(),
+            days: Default::default(),
+            day: DayCache::new(tz),
+            rows: 0,
+        }
+    }
+
+    /// Adds one row, as [`Contribution::of_row`] reads it.
+    pub fn add(
+        &mut self,
+        unit_path: String,
+        state: String,
+        category: Option<String>,
+        alert: &str,
+        created_at: i64,
+        closed_at: Option<i64>,
+    ) {
+        let overdue = is_overdue(&state, alert);
+        let reported = self.day.day(created_at);
+        self.days
+            .entry((unit_path.clone(), reported))
+            .or_default()
+            .0 += 1;
+        if let Some(t) = closed_at {
+            let closed = self.day.day(t);
+            self.days.entry((unit_path.clone(), closed)).or_default().1 += 1;
+        }
+        *self
+            .cells
+            .entry((unit_path, state, category.unwrap_or_default(), overdue))
+            .or_default() += 1;
+        self.rows += 1;
+    }
+
+    /// The figures of every unit.
+    pub fn into_delta(self) -> Delta {
+        let mut d = Delta::default();
+        for ((path, state, category, overdue), n) in self.cells {
+            for u in units_of(&path) {
+                *d.counts
+                    .entry((u, state.clone(), category.clone(), overdue))
+                    .or_default() += n;
+            }
+        }
+        for ((path, day), (r, c)) in self.days {
+            for u in units_of(&path) {
+                let e = d.days.entry((u, day.clone())).or_default();
+                e.0 += r;
+                e.1 += c;
+            }
+        }
+        d
+    }
+}
+
+/// The unit of a path and its ancestors.
+fn units_of(unit_path: &str) -> Vec<i64> {
+    let mut units = path::ancestor_ids(unit_path);
+    units.extend(
+        unit_path
+            .split('/')
+            .filter_map(|p| p.parse::<i64>().ok())
+            .last(),
+    );
+    units
+}
+
+fn is_overdue(state: &str, alert: &str) -> bool {
+    alert == "breached" && !NOT_OPEN.contains(&state)
+}
 
 /// A recount next to the stored tables.
 #[derive(Debug, Default)]
@@ -202,6 +314,96 @@ impl Recount {
     }
 }
 
+/// The search-index token of a unit: a case is indexed with the tokens of its unit and every
+/// unit above, so a search within a territory is one index intersection.
+pub(crate) fn unit_token(id: i64) -> String {
+    format!("wgu{id}")
+}
+
+/// The unit tokens of a case in unit `unit_path`, space-separated.
+pub fn unit_tokens(unit_path: &str) -> String {
+    units_of(unit_path)
+        .into_iter()
+        .map(unit_token)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The units whose subtrees make up the territory part of a case list filter (the scope's tops
+/// intersected with `under_path`), without nested duplicates; `None` for every unit.
+pub(crate) fn territory_units(f: &CaseFilter) -> Option<Vec<String>> {
+    let tops: Option<Vec<String>> = match &f.scope {
+        Some(Scope::Subtrees(t)) => {
+            let mut t = t.clone();
+            t.sort();
+            t.dedup();
+            let kept: Vec<String> = t
+                .iter()
+                .filter(|p| !t.iter().any(|q| q != *p && p.starts_with(q.as_str())))
+                .cloned()
+                .collect();
+            Some(kept)
+        }
+        _ => None,
+    };
+    match (&f.under_path, tops) {
+        (None, tops) => tops,
+        (Some(u), None) => Some(vec![u.clone()]),
+        (Some(u), Some(tops)) => {
+            if tops.iter().any(|t| u.starts_with(t.as_str())) {
+                Some(vec![u.clone()])
+            } else {
+                Some(
+                    tops.into_iter()
+                        .filter(|t| t.starts_with(u.as_str()))
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// The id of the unit of a path (its last id).
+pub(crate) fn unit_of_path(p: &str) -> Option<i64> {
+    p.split('/').filter_map(|x| x.parse().ok()).last()
+}
+
+/// Whether the aggregates answer the filter's count exactly: territory, states and category
+/// only (departments, words, dates … need the rows).
+pub(crate) fn counted_by_aggregates(f: &CaseFilter) -> bool {
+    f.department_ids.is_empty()
+        && f.ids.is_empty()
+        && f.categories.is_empty()
+        && f.handling_paths.is_empty()
+        && f.handling_under.is_empty()
+        && f.handling_levels.is_empty()
+        && f.department_id.is_none()
+        && f.channel.is_none()
+        && f.overdue_at.is_none()
+        && f.supervised.is_none()
+        && f.urgent.is_none()
+        && f.reporter_id.is_none()
+        && f.merged_into.is_none()
+        && f.from.is_none()
+        && f.to.is_none()
+        && f.q.as_deref().is_none_or(|q| q.trim().is_empty())
+}
+
+/// Sums the cells of the aggregates that the filter's states and category select.
+pub(crate) fn sum_cells(
+    cells: &[(String, String, i64)],
+    states: &[String],
+    category: Option<&str>,
+) -> i64 {
+    cells
+        .iter()
+        .filter(|(s, c, _)| {
+            (states.is_empty() || states.contains(s)) && category.is_none_or(|k| c.starts_with(k))
+        })
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,8 +439,76 @@ mod tests {
         assert!(!d.days.contains_key(&(42, "1970-01-01".to_string())));
         assert!(row("in_handling", "breached", None).overdue);
         assert_eq!(Delta::between(Some(&new), &new), Delta::default());
-        let (sql, args) = &d.statements()[0];
+        let (sql, args) = &d.statements(false)[0];
         assert!(sql.contains("ON CONFLICT"));
         assert_eq!(args.0.len(), 6 * 5);
+    }
+
+    #[test]
+    fn grouping_gives_what_the_rows_add_up_to() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let rows = [
+            ("/1/7/42/", "reported", "on_time", 0, None),
+            ("/1/7/42/", "in_handling", "breached", 15 * 3_600_000, None),
+            (
+                "/1/7/43/",
+                "closed",
+                "breached",
+                16 * 3_600_000,
+                Some(40 * 3_600_000),
+            ),
+        ];
+        let mut g = Grouped::new(&tz);
+        let mut d = Delta::default();
+        for (p, s, a, t, c) in rows {
+            g.add(p.into(), s.into(), Some("G".into()), a, t, c);
+            d.add(&Contribution::of_row(p, s, Some("G"), a, t, c, &tz), 1);
+        }
+        let grouped = g.into_delta();
+        assert_eq!(grouped, d);
+        // 16:00 UTC is midnight in Shanghai
+        assert_eq!(grouped.days[&(1, "1970-01-01".to_string())], (2, 0));
+        assert_eq!(grouped.days[&(1, "1970-01-02".to_string())], (1, 0));
+        assert_eq!(grouped.days[&(1, "1970-01-03".to_string())], (0, 1));
+    }
+
+    #[test]
+    fn the_territory_of_a_filter() {
+        let f = |scope: Option<Scope>, under: Option<&str>| CaseFilter {
+            scope,
+            under_path: under.map(str::to_string),
+            ..Default::default()
+        };
+        let s = |v: &[&str]| Some(Scope::Subtrees(v.iter().map(|p| p.to_string()).collect()));
+        assert_eq!(territory_units(&f(None, None)), None);
+        assert_eq!(
+            territory_units(&f(Some(Scope::All), Some("/1/7/"))),
+            Some(vec!["/1/7/".into()])
+        );
+        assert_eq!(
+            territory_units(&f(s(&["/1/7/", "/1/7/42/", "/1/9/"]), None)),
+            Some(vec!["/1/7/".into(), "/1/9/".into()]),
+            "nested tops count once"
+        );
+        assert_eq!(
+            territory_units(&f(s(&["/1/7/"]), Some("/1/7/42/"))),
+            Some(vec!["/1/7/42/".into()])
+        );
+        assert_eq!(
+            territory_units(&f(s(&["/1/7/42/", "/1/9/"]), Some("/1/7/"))),
+            Some(vec!["/1/7/42/".into()])
+        );
+        assert_eq!(
+            territory_units(&f(s(&["/1/9/"]), Some("/1/7/"))),
+            Some(vec![])
+        );
+        assert_eq!(unit_tokens("/1/7/42/"), "wgu1 wgu7 wgu42");
+        let cells = vec![
+            ("reported".to_string(), "G0401".to_string(), 3),
+            ("closed".to_string(), "G0502".to_string(), 4),
+        ];
+        assert_eq!(sum_cells(&cells, &[], None), 7);
+        assert_eq!(sum_cells(&cells, &["closed".into()], Some("G05")), 4);
+        assert_eq!(sum_cells(&cells, &[], Some("G04")), 3);
     }
 }

@@ -174,13 +174,16 @@ pub(crate) fn case_conflict() -> StoreError {
 }
 
 macro_rules! impl_case_store {
-    ($store:ident, $db:ty) => {
+    ($store:ident, $db:ty, $positional:literal) => {
         use $crate::case_queries::{
             ASSIGNMENT_SELECT as CASE_ASSIGNMENT_SELECT, Arg, Args, CASE_SELECT, DEPARTMENT_SELECT,
             LIST_COUNT_LIMIT, OUTBOX_SELECT, case_conflict, case_insert_sql, case_update_sql, distance_m, from_key, key_of,
         };
         use $crate::case_store::{CaseStore, CreateJob, GROUP_COMMIT_MAX, NewMedia};
-        use $crate::aggregates::{Contribution, Delta, Recount};
+        use $crate::aggregates::{
+            Contribution, Delta, Grouped, Recount, counted_by_aggregates, sum_cells, territory_units,
+            unit_of_path, unit_token, unit_tokens,
+        };
         use $crate::case_types::*;
 
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
@@ -464,15 +467,21 @@ macro_rules! impl_case_store {
         }
 
         async fn apply_delta(tx: &mut Tx, d: &Delta) -> StoreResult<()> {
-            for (sql, args) in d.statements() {
+            for (sql, args) in d.statements($positional) {
                 bind_args(sqlx::query(AssertSqlSafe(sql)), args).execute(&mut **tx).await?;
             }
             Ok(())
         }
 
-        /// The words a case is found by (jieba runs before the write transaction).
+        /// The words a case is found by, and its units' tokens (jieba runs before the write
+        /// transaction).
         fn case_words(c: &Case) -> String {
-            wangge_text::search_words(&format!("{}\n{}", c.description, c.address))
+            words_of(&c.description, &c.address, &c.unit_path)
+        }
+
+        fn words_of(description: &str, address: &str, unit_path: &str) -> String {
+            let words = wangge_text::search_words(&format!("{description}\n{address}"));
+            format!("{words} {}", unit_tokens(unit_path))
         }
 
         async fn index_words(tx: &mut Tx, id: i64, words: &str, replace: bool) -> StoreResult<()> {
@@ -625,27 +634,25 @@ macro_rules! impl_case_store {
         async fn recount_in(tx: &mut Tx, tz: &jiff::tz::TimeZone) -> StoreResult<(Recount, i64)> {
             use futures::TryStreamExt;
             let mut r = Recount::default();
-            let mut cases = 0i64;
+            let mut grouped = Grouped::new(tz);
             {
                 let mut rows = sqlx::query(
                     "SELECT unit_path, state, category, alert, created_at, closed_at FROM cases",
                 )
                 .fetch(&mut **tx);
                 while let Some(row) = rows.try_next().await? {
-                    let category: Option<String> = row.try_get("category")?;
-                    let c = Contribution::of_row(
-                        &row.try_get::<String, _>("unit_path")?,
-                        &row.try_get::<String, _>("state")?,
-                        category.as_deref(),
+                    grouped.add(
+                        row.try_get("unit_path")?,
+                        row.try_get("state")?,
+                        row.try_get("category")?,
                         &row.try_get::<String, _>("alert")?,
                         row.try_get("created_at")?,
                         row.try_get("closed_at")?,
-                        tz,
                     );
-                    r.expected.add(&c, 1);
-                    cases += 1;
                 }
             }
+            let cases = grouped.rows;
+            r.expected = grouped.into_delta();
             {
                 let mut rows = sqlx::query("SELECT unit_id, state, category, overdue, n FROM case_counts WHERE n <> 0")
                     .fetch(&mut **tx);
@@ -673,7 +680,36 @@ macro_rules! impl_case_store {
             Ok((r, cases))
         }
 
+        /// Territories with more cases than this are listed along the primary key (SQLite).
+        const SMALL_TERRITORY: i64 = 20_000;
+
         impl $store {
+            /// Cases in these subtrees (`None`: everywhere) in one of `states` (any when empty)
+            /// of `category` or below, from the aggregates.
+            async fn territory_count(&self, paths: Option<&[String]>, states: &[String], category: Option<&str>) -> StoreResult<i64> {
+                let mut a = Args::default();
+                let units = match paths {
+                    None => "SELECT id FROM units WHERE parent_id IS NULL".to_string(),
+                    Some(p) => {
+                        let ids: Vec<String> = p.iter().filter_map(|p| unit_of_path(p)).map(|id| a.int(id)).collect();
+                        if ids.is_empty() {
+                            return Ok(0);
+                        }
+                        ids.join(", ")
+                    }
+                };
+                let sql = format!(
+                    "SELECT state, category, CAST(SUM(n) AS BIGINT) AS n FROM case_counts WHERE unit_id IN ({units}) AND n <> 0 \
+                     GROUP BY state, category"
+                );
+                let rows = bind_args(sqlx::query(AssertSqlSafe(sql)), a).fetch_all(&self.pool).await?;
+                let cells = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get("state")?, r.try_get("category")?, r.try_get::<i64, _>("n")?)))
+                    .collect::<StoreResult<Vec<(String, String, i64)>>>()?;
+                Ok(sum_cells(&cells, states, category))
+            }
+
             /// Fills the aggregates and the search index of cases written before they existed
             /// (a database migrated from an older version).
             pub(crate) async fn backfill_aggregates(&self) -> StoreResult<()> {
@@ -688,15 +724,17 @@ macro_rules! impl_case_store {
                 tracing::info!("filling the dashboards' aggregates and the search index of existing cases");
                 self.case_aggregates_check(true).await?;
                 let mut tx = self.begin_write().await?;
-                let rows = sqlx::query("SELECT id, description, address FROM cases").fetch_all(&mut *tx).await?;
+                let rows = sqlx::query("SELECT id, description, address, unit_path FROM cases")
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for row in rows {
                     let id: i64 = row.try_get("id")?;
-                    let text = format!(
-                        "{}\n{}",
-                        row.try_get::<String, _>("description")?,
-                        row.try_get::<String, _>("address")?
+                    let words = words_of(
+                        &row.try_get::<String, _>("description")?,
+                        &row.try_get::<String, _>("address")?,
+                        &row.try_get::<String, _>("unit_path")?,
                     );
-                    index_words(&mut tx, id, &wangge_text::search_words(&text), true).await?;
+                    index_words(&mut tx, id, &words, true).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1062,10 +1100,11 @@ macro_rules! impl_case_store {
                 .await?
                 .ok_or(StoreError::NotFound("case"))?;
                 let old_address: String = old.try_get("address")?;
+                let old_path: String = old.try_get("unit_path")?;
                 let old_category: Option<String> = old.try_get("category")?;
                 let created_at: i64 = old.try_get("created_at")?;
                 let before = Contribution::of_row(
-                    &old.try_get::<String, _>("unit_path")?,
+                    &old_path,
                     &old.try_get::<String, _>("state")?,
                     old_category.as_deref(),
                     &old.try_get::<String, _>("alert")?,
@@ -1090,7 +1129,7 @@ macro_rules! impl_case_store {
                 insert_event(&mut tx, c.id, now, &w.event).await?;
                 let after = contribution_of(c, created_at, &self.tz)?;
                 apply_delta(&mut tx, &Delta::between(Some(&before), &after)).await?;
-                if old_address != c.address {
+                if old_address != c.address || old_path != c.unit_path {
                     index_words(&mut tx, c.id, &case_words(c), true).await?;
                 }
                 for op in &w.assignments {
@@ -1137,8 +1176,24 @@ macro_rules! impl_case_store {
             async fn case_list(&self, f: &CaseFilter) -> StoreResult<(Vec<Case>, i64)> {
                 let mut a = Args::default();
                 let mut conds: Vec<String> = Vec::new();
+                let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+                // the aggregates know how many cases the territory (× states × category) holds
+                let territory = territory_units(f);
+                let state_keys: Vec<String> = f.states.iter().map(key_of).collect::<StoreResult<_>>()?;
+                let in_territory = if f.department_ids.is_empty() {
+                    Some(self.territory_count(territory.as_deref(), &state_keys, f.category.as_deref()).await?)
+                } else {
+                    None
+                };
+                // SQLite reads a big territory (or a search) newest first along the primary key
+                // or the search index, not through the unit index and a sort of all its cases
+                let unit_col = if $positional && (q.is_some() || in_territory.is_none_or(|n| n > SMALL_TERRITORY)) {
+                    "+c.unit_path"
+                } else {
+                    "c.unit_path"
+                };
                 // territory: the caller's subtrees, or the departments' assignments
-                let scope_cond = f.scope.as_ref().map(|s| a.in_scope(s, "c.unit_path"));
+                let scope_cond = f.scope.as_ref().map(|s| a.in_scope(s, unit_col));
                 let dept_cond = if f.department_ids.is_empty() {
                     None
                 } else {
@@ -1178,7 +1233,7 @@ macro_rules! impl_case_store {
                 if let Some(p) = &f.under_path {
                     let lo = a.text(p.clone());
                     let hi = a.text(path::subtree_upper(p));
-                    conds.push(format!("c.unit_path >= {lo} AND c.unit_path < {hi}"));
+                    conds.push(format!("{unit_col} >= {lo} AND {unit_col} < {hi}"));
                 }
                 if !f.handling_under.is_empty() {
                     let under = a.in_scope(&Scope::Subtrees(f.handling_under.clone()), "c.handling_path");
@@ -1226,32 +1281,50 @@ macro_rules! impl_case_store {
                 if let Some(t) = f.to {
                     conds.push(format!("c.created_at < {}", a.int(t)));
                 }
-                if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                // the search index alone counts a search within a territory
+                let mut search_count: Option<String> = None;
+                if let Some(q) = q {
                     // a case number, or words of the description and address (full-text index)
                     if q.len() > 9 && q.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
                         conds.push(format!("c.number = {}", a.text(q.to_owned())));
                     } else {
                         let words = wangge_text::query_words(q);
-                        if words.is_empty() {
+                        let units: Option<Vec<String>> = territory
+                            .as_ref()
+                            .map(|t| t.iter().filter_map(|p| unit_of_path(p)).map(unit_token).collect());
+                        if words.is_empty() || units.as_ref().is_some_and(|u| u.is_empty()) {
                             conds.push("1=0".into());
                         } else {
-                            let m = a.text($store::fts_query(&words));
-                            conds.push($store::fts_condition(&m));
+                            let m = a.text($store::fts_query(&words, units.as_deref().unwrap_or_default()));
+                            let ids = $store::fts_ids(&m);
+                            if f.department_ids.is_empty() && counted_by_aggregates(&CaseFilter { q: None, ..f.clone() })
+                                && f.states.is_empty() && f.category.is_none()
+                            {
+                                search_count = Some(ids.clone());
+                            }
+                            conds.push(format!("c.id IN ({ids})"));
                         }
                     }
                 }
                 let where_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-                // counted up to one past the limit: a count of millions would cost seconds
-                let count_sql = format!(
-                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c{where_sql} LIMIT {}) t",
-                    LIST_COUNT_LIMIT + 1
-                );
-                let mut count_args = Args::default();
-                count_args.0 = a.0.iter().map(|x| match x { Arg::Text(s) => Arg::Text(s.clone()), Arg::Int(v) => Arg::Int(*v) }).collect();
-                let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), count_args)
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get("n")?;
+                // exact from the aggregates when they answer the filter, else counted up to one
+                // past the limit (a count of millions would cost seconds)
+                let total: i64 = match in_territory.filter(|_| counted_by_aggregates(f)) {
+                    Some(n) => n.min(LIST_COUNT_LIMIT + 1),
+                    None => {
+                        let from = match &search_count {
+                            Some(ids) => format!("{ids} LIMIT {}", LIST_COUNT_LIMIT + 1),
+                            None => format!("SELECT 1 FROM cases c{where_sql} LIMIT {}", LIST_COUNT_LIMIT + 1),
+                        };
+                        let count_sql = format!("SELECT COUNT(*) AS n FROM ({from}) t");
+                        let mut count_args = Args::default();
+                        count_args.0 = a.0.iter().map(|x| match x { Arg::Text(s) => Arg::Text(s.clone()), Arg::Int(v) => Arg::Int(*v) }).collect();
+                        bind_args(sqlx::query(AssertSqlSafe(count_sql)), count_args)
+                            .fetch_one(&self.pool)
+                            .await?
+                            .try_get("n")?
+                    }
+                };
                 let lim = a.int(f.limit);
                 let off = a.int(f.offset);
                 let sql = format!("{CASE_SELECT}{where_sql} ORDER BY c.id DESC LIMIT {lim} OFFSET {off}");

@@ -1236,7 +1236,7 @@ macro_rules! impl_store {
         }
 
         $crate::grid_queries::impl_grid_store!($store, $db);
-        $crate::case_queries::impl_case_store!($store, $db);
+        $crate::case_queries::impl_case_store!($store, $db, $positional);
         $crate::external_queries::impl_external_store!($store, $db);
         }
     };

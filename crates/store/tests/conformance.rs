@@ -2340,5 +2340,65 @@ async fn aggregates_and_search_follow_every_write() {
         );
         assert_eq!(found(&made[1].number).await, vec![made[1].id]);
         assert!(found("，。").await.is_empty());
+        // within a territory (the index knows each case's units; the moved case follows)
+        let in_scope = |q: &str, tops: Vec<String>, under: Option<String>| {
+            let f = CaseFilter {
+                q: Some(q.into()),
+                scope: Some(Scope::Subtrees(tops)),
+                under_path: under,
+                limit: 10,
+                ..Default::default()
+            };
+            async move { s.case_list(&f).await.unwrap().1 }
+        };
+        assert_eq!(in_scope("垃圾", vec![grid.path.clone()], None).await, 3);
+        assert_eq!(
+            in_scope("垃圾", vec![other.path.clone()], None).await,
+            0,
+            "moved out"
+        );
+        assert_eq!(
+            in_scope("垃圾", vec![county.path.clone()], Some(town.path.clone())).await,
+            3
+        );
+        assert_eq!(
+            in_scope(
+                "垃圾",
+                vec![other_town.path.clone()],
+                Some(town.path.clone())
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            in_scope(
+                "菜市场",
+                vec![other_town.path.clone(), grid.path.clone()],
+                None
+            )
+            .await,
+            1
+        );
+        // totals from the aggregates: territory × states × category
+        let total_of = |states: Vec<CaseState>, category: Option<&str>| {
+            let f = CaseFilter {
+                scope: Some(Scope::Subtrees(vec![town.path.clone(), grid.path.clone()])),
+                states,
+                category: category.map(str::to_string),
+                limit: 10,
+                ..Default::default()
+            };
+            async move {
+                let (items, total) = s.case_list(&f).await.unwrap();
+                assert_eq!(items.len() as i64, total);
+                total
+            }
+        };
+        assert_eq!(total_of(vec![], None).await, 3);
+        assert_eq!(
+            total_of(vec![CaseState::Closed, CaseState::Reported], None).await,
+            2
+        );
+        assert_eq!(total_of(vec![], Some("G05")).await, 1);
     }
 }

@@ -62,16 +62,19 @@ impl PgStore {
         "INSERT INTO case_words (case_id, words) VALUES ($1, to_tsvector('simple', $2))";
     const FTS_DELETE: &str = "DELETE FROM case_words WHERE case_id = $1";
 
-    /// A query text asking for every word (`plainto_tsquery` joins them with AND).
-    fn fts_query(words: &[String]) -> String {
-        words.join(" ")
+    /// A `to_tsquery` text asking for every word and, when `units` are given, one of these unit
+    /// tokens (words are letters and digits only, so none is an operator).
+    fn fts_query(words: &[String], units: &[String]) -> String {
+        let mut q = words.join(" & ");
+        if !units.is_empty() {
+            q = format!("{q} & ({})", units.join(" | "));
+        }
+        q
     }
 
-    /// Cases whose words match the query bound at `param`.
-    fn fts_condition(param: &str) -> String {
-        format!(
-            "c.id IN (SELECT case_id FROM case_words WHERE words @@ plainto_tsquery('simple', {param}))"
-        )
+    /// The ids of the cases matching the query bound at `param`.
+    fn fts_ids(param: &str) -> String {
+        format!("SELECT case_id FROM case_words WHERE words @@ to_tsquery('simple', {param})")
     }
 
     /// A read transaction seeing one snapshot.

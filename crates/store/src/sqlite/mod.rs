@@ -80,18 +80,23 @@ impl SqliteStore {
     const FTS_INSERT: &str = "INSERT INTO case_fts (rowid, words) VALUES ($1, $2)";
     const FTS_DELETE: &str = "DELETE FROM case_fts WHERE rowid = $1";
 
-    /// An FTS5 query asking for every word (each quoted, so no word is an operator).
-    fn fts_query(words: &[String]) -> String {
+    /// An FTS5 query asking for every word (each quoted, so no word is an operator) and, when
+    /// `units` are given, one of these unit tokens.
+    fn fts_query(words: &[String], units: &[String]) -> String {
         let quoted: Vec<String> = words
             .iter()
             .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
             .collect();
-        quoted.join(" ")
+        if units.is_empty() {
+            quoted.join(" ")
+        } else {
+            format!("({}) AND ({})", quoted.join(" "), units.join(" OR "))
+        }
     }
 
-    /// Cases whose words match the query bound at `param`.
-    fn fts_condition(param: &str) -> String {
-        format!("c.id IN (SELECT rowid FROM case_fts WHERE case_fts MATCH {param})")
+    /// The ids of the cases matching the query bound at `param`.
+    fn fts_ids(param: &str) -> String {
+        format!("SELECT rowid FROM case_fts WHERE case_fts MATCH {param}")
     }
 
     /// A read transaction seeing one snapshot (SQLite's deferred transactions do).

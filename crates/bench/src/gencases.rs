@@ -149,11 +149,11 @@ pub async fn run(o: &GenCasesOptions) -> anyhow::Result<()> {
     while let Ok(batch) = recv.recv() {
         write_batch(&mut tx, &batch).await?;
         written += batch.len();
-        if written % TX_CASES == 0 {
+        if written.is_multiple_of(TX_CASES) {
             tx.commit().await?;
             tx = conn.begin().await?;
         }
-        if written % 1_000_000 == 0 {
+        if written.is_multiple_of(1_000_000) {
             eprintln!(
                 "{written} cases in {:.0} s",
                 started.elapsed().as_secs_f64()

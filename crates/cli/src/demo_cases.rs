@@ -2419,6 +2419,7 @@ pub async fn seed_cases(
         cases: Arc::default(),
         // no external systems exist yet, so none hears of the past
         external: Arc::default(),
+        caches: Arc::default(),
     };
     sim.load_grids().await?;
     sim.cases.load(sim.store.as_ref(), &sim.config).await?;
@@ -2867,7 +2868,11 @@ mod tests {
         // damaged cell is found and repaired
         let check = store.case_aggregates_check(false).await.unwrap();
         assert_eq!(check.cases, 60);
-        assert!(check.differences.is_empty(), "{local_now}: {:?}", check.differences);
+        assert!(
+            check.differences.is_empty(),
+            "{local_now}: {:?}",
+            check.differences
+        );
         {
             use sqlx::Connection;
             let mut conn = sqlx::SqliteConnection::connect(&env.url).await.unwrap();
@@ -2880,7 +2885,14 @@ mod tests {
         let check = store.case_aggregates_check(false).await.unwrap();
         assert!(!check.differences.is_empty() && !check.repaired);
         assert!(store.case_aggregates_check(true).await.unwrap().repaired);
-        assert!(store.case_aggregates_check(false).await.unwrap().differences.is_empty());
+        assert!(
+            store
+                .case_aggregates_check(false)
+                .await
+                .unwrap()
+                .differences
+                .is_empty()
+        );
 
         for c in &cases {
             assert!(

@@ -1,6 +1,7 @@
 //! Who is calling: password hashing, session cookies with CSRF tokens, personal API tokens, and
 //! the [`Caller`] extractor that every protected route takes.
 
+use crate::cache::{CallerEntry, Credential};
 use crate::error::ApiError;
 use crate::state::AppState;
 use argon2::Argon2;
@@ -10,6 +11,8 @@ use axum::http::{HeaderMap, Method, request::Parts};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use wangge_domain::audit::Actor;
 use wangge_domain::roles::{GrantScope, Permission, Role, Scope};
 use wangge_store::{Grant, User};
@@ -168,6 +171,66 @@ impl Caller {
     }
 }
 
+/// The cache key of a credential: its kind and hash, so a cookie can never stand for a token.
+fn credential_key(kind: &str, hash: &str) -> String {
+    format!("{kind}:{hash}")
+}
+
+/// Reads a token or session from the database: the user behind it, who must still exist and
+/// not be disabled, with their grants. `None`: no such live token or session.
+async fn resolve(
+    state: &AppState,
+    token_hash: Option<&str>,
+    session_hash: &str,
+) -> Result<Option<CallerEntry>, ApiError> {
+    let (user_id, credential) = if let Some(hash) = token_hash {
+        let Some(t) = state.store.token_lookup(hash).await? else {
+            return Ok(None);
+        };
+        let credential = Credential::Token {
+            id: t.id,
+            expires_at: t.expires_at,
+            last_used_at: AtomicI64::new(t.last_used_at.unwrap_or(i64::MIN)),
+        };
+        (t.user_id, credential)
+    } else {
+        let Some(s) = state.store.session_get(session_hash).await? else {
+            return Ok(None);
+        };
+        let credential = Credential::Session {
+            csrf_token: s.csrf_token,
+            last_seen_at: AtomicI64::new(s.last_seen_at),
+        };
+        (s.user_id, credential)
+    };
+    // a user gone since the token or session was made is unauthenticated; a database
+    // outage stays an outage (503), not a reason to sign anyone out
+    let user = match state.store.user_get(user_id).await {
+        Ok(u) => u,
+        Err(wangge_store::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    let grants = state.store.grants_of(user.id).await?;
+    Ok(Some(CallerEntry {
+        user,
+        grants,
+        credential,
+    }))
+}
+
+/// Claims the write of a "last used" time: true for the one request that moves `at` to `now`
+/// once it is older than `every_ms`, so concurrent requests do not all write it.
+fn due_for_touch(at: &AtomicI64, now: i64, every_ms: i64) -> bool {
+    let last = at.load(Ordering::Relaxed);
+    now.saturating_sub(last) > every_ms
+        && at
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -180,66 +243,78 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let (user_id, via) = if let Some(token) = bearer {
-            let t = state
-                .store
-                .token_lookup(&sha256_hex(token.trim()))
-                .await?
-                .ok_or_else(unauth)?;
-            // noted at most once a minute: a write per call would halve what a busy token can do
-            if t.last_used_at.is_none_or(|at| now - at > 60_000) {
-                state.store.token_touch(t.id).await?;
+        let (token_hash, session_hash) = match bearer {
+            Some(token) => (Some(sha256_hex(token.trim())), String::new()),
+            None => {
+                let cookie = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(unauth)?;
+                (None, sha256_hex(&cookie))
             }
-            (t.user_id, Via::Token { id: t.id })
-        } else {
-            let cookie = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(unauth)?;
-            let id_hash = sha256_hex(&cookie);
-            let s = state
-                .store
-                .session_get(&id_hash)
-                .await?
-                .ok_or_else(unauth)?;
-            if now - s.last_seen_at > state.config.session_idle_ms {
-                state.store.session_delete(&id_hash).await?;
-                return Err(unauth().msg("session expired"));
+        };
+        let key = match &token_hash {
+            Some(h) => credential_key("token", h),
+            None => credential_key("session", &session_hash),
+        };
+        let entry = match state.caches.caller(&key) {
+            Some(e) => e,
+            None => {
+                let generation = state.caches.generation();
+                let e = resolve(state, token_hash.as_deref(), &session_hash)
+                    .await?
+                    .ok_or_else(unauth)?;
+                let e = Arc::new(e);
+                state.caches.put_caller(generation, key.clone(), e.clone());
+                e
             }
-            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            if !safe {
-                let sent = parts
-                    .headers
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                if !constant_time_eq(sent, &s.csrf_token) {
-                    return Err(ApiError::new("csrf_failed"));
+        };
+        let via = match &entry.credential {
+            Credential::Token {
+                id,
+                expires_at,
+                last_used_at,
+            } => {
+                if *expires_at <= now {
+                    state.caches.forget_caller(&key);
+                    return Err(unauth());
+                }
+                // noted at most once a minute: a write per call would halve what a busy token can do
+                if due_for_touch(last_used_at, now, 60_000) {
+                    state.store.token_touch(*id).await?;
+                }
+                Via::Token { id: *id }
+            }
+            Credential::Session {
+                csrf_token,
+                last_seen_at,
+            } => {
+                if now - last_seen_at.load(Ordering::Relaxed) > state.config.session_idle_ms {
+                    state.caches.forget_caller(&key);
+                    state.store.session_delete(&session_hash).await?;
+                    return Err(unauth().msg("session expired"));
+                }
+                let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+                if !safe {
+                    let sent = parts
+                        .headers
+                        .get(CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if !constant_time_eq(sent, csrf_token) {
+                        return Err(ApiError::new("csrf_failed"));
+                    }
+                }
+                // Touch at most every 15 s: keeps the session alive without a write per request.
+                if due_for_touch(last_seen_at, now, 15_000) {
+                    state.store.session_touch(&session_hash, now).await?;
+                }
+                Via::Session {
+                    id_hash: session_hash,
+                    csrf_token: csrf_token.clone(),
                 }
             }
-            // Touch at most every 15 s: keeps the session alive without a write per request.
-            if now - s.last_seen_at > 15_000 {
-                state.store.session_touch(&id_hash, now).await?;
-            }
-            (
-                s.user_id,
-                Via::Session {
-                    id_hash,
-                    csrf_token: s.csrf_token,
-                },
-            )
         };
-        // a user gone since the token or session was made is unauthenticated; a database
-        // outage stays an outage (503), not a reason to sign anyone out
-        let user = match state.store.user_get(user_id).await {
-            Ok(u) => u,
-            Err(wangge_store::StoreError::NotFound(_)) => return Err(unauth()),
-            Err(e) => return Err(e.into()),
-        };
-        if user.disabled {
-            return Err(unauth());
-        }
-        let grants = state.store.grants_of(user.id).await?;
         Ok(Caller {
-            user,
-            grants,
+            user: entry.user.clone(),
+            grants: entry.grants.clone(),
             via,
             ip,
         })

@@ -22,6 +22,8 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
         }
     }
     st.store.team_sync_grants(&today).await?;
+    // grid changes and team dates may have changed units and grants
+    st.caches.clear();
     st.grids
         .reload_if_changed(st.store.as_ref(), &st.config.levels)
         .await?;

@@ -1,6 +1,7 @@
 //! The Wangge HTTP server: JSON API, authentication, and the embedded web app.
 
 pub mod auth;
+pub mod cache;
 pub mod cases;
 pub mod config;
 pub mod error;
@@ -53,6 +54,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(open311::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cache::invalidate_after_writes,
+        ))
         .layer(axum::middleware::from_fn(body_limit))
         .layer(axum::middleware::from_fn(run_to_completion))
         .route(

@@ -1,3 +1,4 @@
+use crate::cache::Caches;
 use crate::cases::CaseRuntime;
 use crate::config::Config;
 use crate::external::ExternalRuntime;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub cases: Arc<CaseRuntime>,
     /// External systems in memory and their rate limits.
     pub external: Arc<ExternalRuntime>,
+    /// Callers, unit chains and role holders; cleared on writes that may change them.
+    pub caches: Arc<Caches>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             grids: Arc::default(),
             cases: Arc::default(),
             external: Arc::default(),
+            caches: Arc::default(),
         }
     }
 

@@ -1481,3 +1481,139 @@ async fn grids_made_in_bulk_are_numbered_west_to_east_north_to_south() {
         assert_eq!(code(&r), "validation_failed", "{n}");
     }
 }
+
+/// A token (or session) made by the operator, and the operator's user id.
+async fn operator_token(env: &Env) -> (String, i64) {
+    let mut op = Client::new(env);
+    op.login("operator.town", USER_PW).await;
+    let id = op.get("/api/v1/auth/me").await.body["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let r = op
+        .json(
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "cli", "expires_in_days": 30}),
+        )
+        .await;
+    (r.body["token"].as_str().unwrap().to_string(), id)
+}
+
+/// Who the caller is and what they may do is cached; a change made through this server is in
+/// force for the very next request, on tokens and sessions alike.
+#[tokio::test]
+async fn cached_callers_lose_revoked_access_at_once() {
+    for env in envs().await {
+        let n = env.name;
+        let mut admin = Client::new(&env);
+        admin.login("admin", ADMIN_PW).await;
+        let (token, id) = operator_token(&env).await;
+        let mut t = Client::new(&env);
+        t.bearer = Some(token);
+        let mut s = Client::new(&env);
+        s.login("operator.town", USER_PW).await;
+        let unit = "/api/v1/units/320831001003";
+        for _ in 0..2 {
+            assert_eq!(t.get(unit).await.status, StatusCode::OK, "{n}");
+            assert_eq!(s.get(unit).await.status, StatusCode::OK, "{n}");
+        }
+
+        // the only grant removed: the unit is out of reach at once
+        let grants = admin.get(&format!("/api/v1/users/{id}/grants")).await;
+        let gid = grants.body["items"][0]["id"].as_i64().unwrap();
+        let r = admin
+            .send("DELETE", &format!("/api/v1/grants/{gid}"), None, vec![])
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{n}: {}", r.text);
+        assert_ne!(t.get(unit).await.status, StatusCode::OK, "{n}: token");
+        assert_ne!(s.get(unit).await.status, StatusCode::OK, "{n}: session");
+
+        // granted again: in reach at once
+        let r = admin
+            .json(
+                "POST",
+                &format!("/api/v1/users/{id}/grants"),
+                json!({"role": "center_operator", "unit_code": "320831001"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+        assert_eq!(t.get(unit).await.status, StatusCode::OK, "{n}");
+
+        // disabled: unauthenticated at once, on the token and the session
+        let r = admin
+            .json(
+                "PATCH",
+                &format!("/api/v1/users/{id}"),
+                json!({"disabled": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
+        assert_eq!(
+            t.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
+        assert_eq!(
+            s.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
+        // enabled again: the token works again (the sessions were ended)
+        admin
+            .json(
+                "PATCH",
+                &format!("/api/v1/users/{id}"),
+                json!({"disabled": false}),
+            )
+            .await;
+        assert_eq!(t.get(unit).await.status, StatusCode::OK, "{n}");
+
+        // logging out ends the cached session at once
+        let mut s = Client::new(&env);
+        s.login("operator.town", USER_PW).await;
+        assert_eq!(s.get(unit).await.status, StatusCode::OK, "{n}");
+        let cookie = s.cookie.clone();
+        let r = s.json("POST", "/api/v1/auth/logout", json!({})).await;
+        assert!(r.status.is_success(), "{n}: {}", r.text);
+        s.cookie = cookie;
+        assert_eq!(
+            s.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}"
+        );
+    }
+}
+
+/// Changes made in the database by another process (the CLI, a second server) reach a cached
+/// caller once the entry's time to live has passed.
+#[tokio::test]
+async fn changes_made_elsewhere_are_seen_after_the_time_to_live() {
+    for env in envs().await {
+        let n = env.name;
+        env.state
+            .caches
+            .set_ttl(std::time::Duration::from_millis(300));
+        let (token, id) = operator_token(&env).await;
+        let mut t = Client::new(&env);
+        t.bearer = Some(token);
+        let unit = "/api/v1/units/320831001003";
+        assert_eq!(t.get(unit).await.status, StatusCode::OK, "{n}");
+        let store = env.state.store.as_ref();
+        let a = Actor::system("cli");
+        let gid = store.grants_of(id).await.unwrap()[0].id;
+        store.grant_remove(&a, gid).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_ne!(t.get(unit).await.status, StatusCode::OK, "{n}: grant");
+        let patch = wangge_store::UserPatch {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        store.user_update(&a, id, &patch).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            t.get("/api/v1/auth/me").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{n}: disabled"
+        );
+    }
+}

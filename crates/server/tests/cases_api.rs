@@ -979,3 +979,76 @@ async fn random_walks_through_the_api_keep_the_history_true() {
         assert!(seen.len() >= 10, "{n}: the walks reached {seen:?}");
     }
 }
+
+/// A resident's report of a broken street light numbered `i` in `grid`.
+async fn resident_report(env: &Env, grid: &str, i: u32) {
+    let body = json!({"client_id": format!("cache-test-{i:04}"), "unit_code": grid,
+        "description": format!("第{i}号：路灯不亮已经好几天了，晚上出行很不方便"), "category": "G0401"});
+    let r = Client::new(env)
+        .json("POST", "/api/v1/public/cases", body)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+/// Whom a new case notifies follows grant changes at once, and so does the unit chain intake
+/// reads: role holders and unit chains are cached and cleared by those writes.
+#[tokio::test]
+async fn new_cases_follow_grant_and_unit_changes_at_once() {
+    for env in envs().await {
+        let n = env.name;
+        let (grid, _) = setup(&env).await;
+        let mut admin = Client::new(&env);
+        admin.login("admin", ADMIN_PW).await;
+        resident_report(&env, &grid, 1).await;
+
+        // a second grid worker joins: told of the next case
+        let r = admin
+            .json(
+                "POST",
+                "/api/v1/users",
+                json!({"username": "worker.two", "display_name": "王五", "password": USER_PW}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = admin
+            .json(
+                "POST",
+                &format!("/api/v1/users/{id}/grants"),
+                json!({"role": "grid_worker_full", "unit_code": grid}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text);
+        let gid = r.body["id"].as_i64().unwrap();
+        resident_report(&env, &grid, 2).await;
+        let mut two = user(&env, "worker.two").await;
+        let notes = two.get("/api/v1/notifications").await.text;
+        assert!(notes.contains("第2号"), "{n}: {notes}");
+        assert!(!notes.contains("第1号"), "{n}: {notes}");
+
+        // the grant removed: not told of the next
+        let r = admin
+            .send("DELETE", &format!("/api/v1/grants/{gid}"), None, vec![])
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{n}: {}", r.text);
+        resident_report(&env, &grid, 3).await;
+        let mut two = user(&env, "worker.two").await;
+        let notes = two.get("/api/v1/notifications").await.text;
+        assert!(!notes.contains("第3号"), "{n}: {notes}");
+
+        // the grid renamed: the unit chain that intake reads is the new one at once
+        let store = env.state.store.as_ref();
+        let chain = env.state.caches.unit_chain(store, &grid).await.unwrap();
+        assert_eq!(chain.0.name, "荷花社区第一网格", "{n}");
+        let r = admin
+            .json(
+                "PATCH",
+                &format!("/api/v1/units/{grid}"),
+                json!({"name": "荷花社区一号网格"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.text);
+        let chain = env.state.caches.unit_chain(store, &grid).await.unwrap();
+        assert_eq!(chain.0.name, "荷花社区一号网格", "{n}");
+    }
+}

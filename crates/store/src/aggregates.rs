@@ -12,7 +12,6 @@ use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 use wangge_domain::clock::local_date;
 use wangge_domain::roles::Scope;
-use wangge_domain::territory::path;
 
 /// What one case row adds to the aggregates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,15 +38,8 @@ impl Contribution {
         closed_at: Option<i64>,
         tz: &TimeZone,
     ) -> Self {
-        let mut units = path::ancestor_ids(unit_path);
-        units.extend(
-            unit_path
-                .split('/')
-                .filter_map(|p| p.parse::<i64>().ok())
-                .last(),
-        );
         Contribution {
-            units,
+            units: units_of(unit_path),
             state: state.to_string(),
             category: category.unwrap_or_default().to_string(),
             overdue: is_overdue(state, alert),
@@ -252,14 +244,11 @@ impl Grouped {
 
 /// The unit of a path and its ancestors.
 fn units_of(unit_path: &str) -> Vec<i64> {
-    let mut units = path::ancestor_ids(unit_path);
-    units.extend(
-        unit_path
-            .split('/')
-            .filter_map(|p| p.parse::<i64>().ok())
-            .last(),
-    );
-    units
+    // a path lists the ancestors' ids and the unit's own: `/1/7/42/`
+    unit_path
+        .split('/')
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 fn is_overdue(state: &str, alert: &str) -> bool {
@@ -365,7 +354,7 @@ pub(crate) fn territory_units(f: &CaseFilter) -> Option<Vec<String>> {
 
 /// The id of the unit of a path (its last id).
 pub(crate) fn unit_of_path(p: &str) -> Option<i64> {
-    p.split('/').filter_map(|x| x.parse().ok()).last()
+    p.split('/').rev().find_map(|x| x.parse().ok())
 }
 
 /// Whether the aggregates answer the filter's count exactly: territory, states and category

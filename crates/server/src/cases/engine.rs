@@ -101,8 +101,8 @@ fn is_open_assignment(a: &CaseAssignment) -> bool {
     a.status == "dispatched" || a.status == "accepted"
 }
 
-/// The parties the caller is to this case.
-pub async fn acting(st: &AppState, caller: &Caller, case: &Case) -> ApiResult<Acting> {
+/// The parties the caller is to this case by role and territory (departments aside).
+fn role_parties(caller: &Caller, case: &Case) -> Vec<Party> {
     let mut parties = Vec::new();
     let has = |roles: &[Role], path: &str| {
         caller
@@ -134,6 +134,12 @@ pub async fn acting(st: &AppState, caller: &Caller, case: &Case) -> ApiResult<Ac
     }) {
         parties.push(Party::GridStaff);
     }
+    parties
+}
+
+/// The parties the caller is to this case.
+pub async fn acting(st: &AppState, caller: &Caller, case: &Case) -> ApiResult<Acting> {
+    let mut parties = role_parties(caller, case);
     let mine = st.store.departments_of_user(caller.user.id).await?;
     let assignments = st.store.case_assignments(case.id).await?;
     let was_assigned = assignments.iter().any(|a| mine.contains(&a.department_id));
@@ -150,6 +156,17 @@ pub async fn acting(st: &AppState, caller: &Caller, case: &Case) -> ApiResult<Ac
         shares,
         was_assigned,
     })
+}
+
+/// [`acting`] for a case created just now: it has no assignments yet, so no department is a
+/// party and nothing needs reading.
+pub fn acting_on_new(caller: &Caller, case: &Case) -> Acting {
+    Acting {
+        actor: caller.actor(),
+        parties: role_parties(caller, case),
+        shares: vec![],
+        was_assigned: false,
+    }
 }
 
 /// Checks that the actor uploaded each of these files: a report or a step may only show the

@@ -9,8 +9,8 @@ use crate::routes::boundaries::parse_crs;
 use crate::state::AppState;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use wangge_domain::case_flow::{CaseAction, CaseState, Flow, Party};
-use wangge_domain::roles::Scope;
 use wangge_domain::sla::Alert;
 use wangge_geo::crs::to_wgs84;
 use wangge_store::{Case, NearbyQuery, NewCase, NewCaseEvent, Unit};
@@ -142,7 +142,9 @@ fn check_client_id(id: &str) -> ApiResult<()> {
 }
 
 /// The unit a report belongs to (where its point lies, or the unit given), with its ancestors.
-async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<(Unit, Vec<Unit>)> {
+async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<Arc<(Unit, Vec<Unit>)>> {
+    let chain =
+        |code: String| async move { Ok(st.caches.unit_chain(st.store.as_ref(), &code).await?) };
     if let (Some(lat), Some(lng)) = (r.lat, r.lng) {
         if !(lat.is_finite() && lng.is_finite() && lat.abs() <= 90.0 && lng.abs() <= 180.0) {
             return Err(ApiError::field(
@@ -157,10 +159,8 @@ async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<(Unit,
             .locate(x, y, &st.today())
             .map(|e| e.code.clone());
         match (found, &r.unit_code) {
-            (Some(code), _) => return Ok(st.store.unit_get(&Scope::All, &code).await?),
-            (None, Some(code)) if may_assign => {
-                return Ok(st.store.unit_get(&Scope::All, code).await?);
-            }
+            (Some(code), _) => return chain(code).await,
+            (None, Some(code)) if may_assign => return chain(code.clone()).await,
             (None, _) => {
                 return Err(ApiError::new("outside_grids").msg(
                     "the point lies outside every grid; an operator may assign the unit by hand",
@@ -169,7 +169,7 @@ async fn locate(st: &AppState, r: &Report, may_assign: bool) -> ApiResult<(Unit,
         }
     }
     match &r.unit_code {
-        Some(code) => Ok(st.store.unit_get(&Scope::All, code).await?),
+        Some(code) => chain(code.clone()).await,
         None => Err(ApiError::field(
             "lat",
             "give a location (lat, lng) or the grid's unit_code",
@@ -315,7 +315,8 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
             )
         }
     };
-    let (unit, ancestors) = locate(st, &r, may_assign).await?;
+    let located = locate(st, &r, may_assign).await?;
+    let (unit, ancestors) = (&located.0, &located.1);
     if matches!(who, Reporter::Resident { .. } | Reporter::External { .. })
         && !st.config.levels.is_grid(&unit.level)
     {
@@ -332,7 +333,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
             unit.name, unit.code, system.unit_name, system.name
         )));
     }
-    let mut handling = first_handler(st, &unit, &ancestors);
+    let mut handling = first_handler(st, unit, ancestors);
     let now = st.clock.now_ms();
     let mut party = match who {
         Reporter::External { .. } => Party::System,
@@ -395,7 +396,7 @@ pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(C
     let nature = r.nature.clone().unwrap_or_else(|| "demand".into());
     engine::check_nature(&nature)?;
 
-    let mut case = blank_case(&r, &channel, &unit, &handling, nature, now);
+    let mut case = blank_case(&r, &channel, unit, &handling, nature, now);
     case.tracking_code = random_code(12);
     if let Some(code) = &r.category {
         engine::set_category(st, &mut case, code)?;

@@ -10,7 +10,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::time::Duration;
-use wangge_domain::roles::Scope;
 use wangge_store::{Case, NewNotification, NewOutbox, OutboxItem, StoreResult};
 
 /// The stored key of a serde enum (`in_handling`).
@@ -143,7 +142,11 @@ fn clip(s: &str, n: usize) -> String {
 /// The units whose grid teams serve the case's place: its grid (and micro-grid) and the
 /// village or community right above them.
 async fn team_units(st: &AppState, case: &Case) -> StoreResult<Vec<i64>> {
-    let (unit, ancestors) = st.store.unit_get(&Scope::All, &case.unit_code).await?;
+    let chain = st
+        .caches
+        .unit_chain(st.store.as_ref(), &case.unit_code)
+        .await?;
+    let (unit, ancestors) = (&chain.0, &chain.1);
     let mut ids = vec![unit.id];
     for a in ancestors.iter().rev() {
         ids.push(a.id);
@@ -156,6 +159,13 @@ async fn team_units(st: &AppState, case: &Case) -> StoreResult<Vec<i64>> {
 
 async fn users_of(st: &AppState, case: &Case, to: &Audience) -> StoreResult<Vec<i64>> {
     let s = &st.store;
+    // who holds these roles at these units, from the cache
+    let holders = |units: Vec<i64>, roles: &'static [&'static str]| async move {
+        st.caches
+            .role_holders(st.store.as_ref(), &units, roles)
+            .await
+            .map(|h| h.to_vec())
+    };
     let grid_level = st.config.levels.is_grid(&case.handling_level);
     let here = [case.handling_unit_id];
     let mut ids = Vec::new();
@@ -177,43 +187,34 @@ async fn users_of(st: &AppState, case: &Case, to: &Audience) -> StoreResult<Vec<
                     ids.extend(s.department_user_ids(d).await?);
                 }
             } else if grid_level {
-                ids.extend(
-                    s.users_with_roles_at(&team_units(st, case).await?, &GRID_ROLES)
-                        .await?,
-                );
+                ids.extend(holders(team_units(st, case).await?, &GRID_ROLES).await?);
             } else {
-                ids.extend(s.users_with_roles_at(&here, &CENTRE_ROLES).await?);
+                ids.extend(holders(here.to_vec(), &CENTRE_ROLES).await?);
             }
         }
         Audience::Operators => {
-            ids.extend(s.users_with_roles_at(&here, &CENTRE_ROLES).await?);
+            ids.extend(holders(here.to_vec(), &CENTRE_ROLES).await?);
             if grid_level {
-                ids.extend(
-                    s.users_with_roles_at(&team_units(st, case).await?, &GRID_ROLES)
-                        .await?,
-                );
+                ids.extend(holders(team_units(st, case).await?, &GRID_ROLES).await?);
             }
         }
         Audience::Leaders => {
-            ids.extend(s.users_with_roles_at(&here, &["center_leader"]).await?);
+            ids.extend(holders(here.to_vec(), &["center_leader"]).await?);
             if grid_level {
-                ids.extend(
-                    s.users_with_roles_at(&team_units(st, case).await?, &["grid_head"])
-                        .await?,
-                );
+                ids.extend(holders(team_units(st, case).await?, &["grid_head"]).await?);
             }
         }
         Audience::LevelAbove => {
-            let (_, ancestors) = s.unit_get(&Scope::All, &case.handling_code).await?;
-            if let Some(up) = ancestors.last() {
-                ids.extend(s.users_with_roles_at(&[up.id], &["center_leader"]).await?);
+            let chain = st
+                .caches
+                .unit_chain(s.as_ref(), &case.handling_code)
+                .await?;
+            if let Some(up) = chain.1.last() {
+                ids.extend(holders(vec![up.id], &["center_leader"]).await?);
             }
         }
         Audience::Checkers => {
-            ids.extend(
-                s.users_with_roles_at(&team_units(st, case).await?, &GRID_ROLES)
-                    .await?,
-            );
+            ids.extend(holders(team_units(st, case).await?, &GRID_ROLES).await?);
         }
         Audience::Reporter => {
             ids.extend(case.reporter_id);
@@ -236,11 +237,11 @@ async fn users_of(st: &AppState, case: &Case, to: &Audience) -> StoreResult<Vec<
             }
         }
         Audience::EveryLevel => {
-            let (unit, ancestors) = s.unit_get(&Scope::All, &case.unit_code).await?;
-            let chain: Vec<i64> = std::iter::once(unit.id)
-                .chain(ancestors.iter().map(|a| a.id))
+            let chain = st.caches.unit_chain(s.as_ref(), &case.unit_code).await?;
+            let ids_up: Vec<i64> = std::iter::once(chain.0.id)
+                .chain(chain.1.iter().map(|a| a.id))
                 .collect();
-            ids.extend(s.users_with_roles_at(&chain, &CENTRE_ROLES).await?);
+            ids.extend(holders(ids_up, &CENTRE_ROLES).await?);
         }
         Audience::Webhooks => {}
     }

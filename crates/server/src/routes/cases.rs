@@ -132,7 +132,11 @@ pub async fn create(
     Json(r): Json<Report>,
 ) -> ApiResult<(StatusCode, axum::Json<CaseDetail>)> {
     let (case, created) = intake::submit(&st, Reporter::Staff { caller: &caller }, r).await?;
-    let acting = engine::acting(&st, &caller, &case).await?;
+    let acting = if created {
+        engine::acting_on_new(&caller, &case)
+    } else {
+        engine::acting(&st, &caller, &case).await?
+    };
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -420,19 +420,17 @@ macro_rules! impl_case_store {
             notes: &[NewNotification],
             outbox: &[NewOutbox],
         ) -> StoreResult<()> {
-            for n in notes {
-                sqlx::query(
-                    "INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(n.user_id)
-                .bind(case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            // one statement for all of a step's notifications (up to 1,000 per statement)
+            for chunk in notes.chunks(1_000) {
+                let sql = format!(
+                    "INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES {}",
+                    $crate::queries::values_list(chunk.len(), 6, $positional)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for n in chunk {
+                    q = q.bind(n.user_id).bind(case_id).bind(&n.kind).bind(&n.title).bind(&n.body).bind(now);
+                }
+                q.execute(&mut **tx).await?;
             }
             for o in outbox {
                 sqlx::query(
@@ -503,6 +501,7 @@ macro_rules! impl_case_store {
             words: &str,
             notifications: &[NewNotification],
             outbox: &[NewOutbox],
+            aggregates: &mut Delta,
         ) -> StoreResult<(Case, bool)> {
                 let c = &new.case;
                 if let Some(r) = sqlx::query("SELECT id FROM cases WHERE client_id = $1")
@@ -547,7 +546,7 @@ macro_rules! impl_case_store {
                 let r = bind_changing(q, c)?.fetch_one(&mut **tx).await?;
                 let id: i64 = r.try_get("id")?;
                 insert_event(tx, id, now, &new.event).await?;
-                apply_delta(tx, &Delta::between(None, &contribution_of(c, now, tz)?)).await?;
+                aggregates.add(&contribution_of(c, now, tz)?, 1);
                 index_words(tx, id, words, false).await?;
                 let outbox: Vec<NewOutbox> = outbox
                     .iter()
@@ -608,12 +607,18 @@ macro_rules! impl_case_store {
                 Err(e) => return fail_all(e),
             };
             let mut results = Vec::with_capacity(batch.len());
+            // the aggregates of the creations that succeed, applied once for the whole batch
+            let mut aggregates = Delta::default();
             for job in batch {
                 if let Err(e) = sqlx::query("SAVEPOINT case_create").execute(&mut *tx).await {
                     return fail_all(e.into());
                 }
                 let now = clock.now_ms();
-                let r = case_create_in(&mut tx, now, tz, &job.actor, &job.new, &job.words, &job.notifications, &job.outbox).await;
+                let mut mine = Delta::default();
+                let r = case_create_in(&mut tx, now, tz, &job.actor, &job.new, &job.words, &job.notifications, &job.outbox, &mut mine).await;
+                if r.is_ok() {
+                    aggregates.merge(mine);
+                }
                 if r.is_err()
                     && let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT case_create").execute(&mut *tx).await
                 {
@@ -623,6 +628,9 @@ macro_rules! impl_case_store {
                     return fail_all(e.into());
                 }
                 results.push(r);
+            }
+            if let Err(e) = apply_delta(&mut tx, &aggregates).await {
+                return fail_all(e);
             }
             match tx.commit().await {
                 Ok(()) => results,

@@ -2149,6 +2149,13 @@ async fn concurrent_creations_share_commits_and_a_failure_leaves_nothing() {
             .map(|k| format!("20260101-{k:05}"))
             .collect();
         assert_eq!(numbers, expected, "{n}: numbers run without gaps");
+        let check = s.case_aggregates_check(false).await.unwrap();
+        assert!(
+            check.differences.is_empty(),
+            "{n}: the batches' aggregates count the saved cases only: {:?}",
+            check.differences
+        );
+        assert_eq!(check.cases as usize, ids.len());
         assert_eq!(
             verify_chain(s.as_ref()).await as usize,
             {

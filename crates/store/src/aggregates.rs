@@ -103,47 +103,49 @@ impl Delta {
         d
     }
 
-    /// The upserts applying the change: (SQL, arguments) for each chunk of each table.
+    /// The upserts applying the change, one chunk at a time: (SQL, arguments) of chunk `i` of
+    /// `self.counts` then `self.days`, built only when asked for (a rebuild has millions).
     /// `positional`: `?` placeholders (SQLite), else `$n`.
-    pub fn statements(&self, positional: bool) -> Vec<(String, Args)> {
-        let mut out = Vec::new();
-        for chunk in self.counts.iter().collect::<Vec<_>>().chunks(UPSERT_ROWS) {
+    pub fn statements(&self, positional: bool) -> impl Iterator<Item = (String, Args)> + '_ {
+        let counts: Vec<_> = self.counts.iter().collect();
+        let days: Vec<_> = self.days.iter().collect();
+        let n_counts = counts.len().div_ceil(UPSERT_ROWS);
+        let n_days = days.len().div_ceil(UPSERT_ROWS);
+        (0..n_counts + n_days).map(move |i| {
             let mut a = Args::default();
-            for ((u, s, c, o), n) in chunk {
-                a.int(*u);
-                a.text(s.clone());
-                a.text(c.clone());
-                a.int(i64::from(*o));
-                a.int(**n);
-            }
-            out.push((
-                format!(
+            if i < n_counts {
+                let chunk = &counts[i * UPSERT_ROWS..((i + 1) * UPSERT_ROWS).min(counts.len())];
+                for ((u, s, c, o), n) in chunk {
+                    a.int(*u);
+                    a.text(s.clone());
+                    a.text(c.clone());
+                    a.int(i64::from(*o));
+                    a.int(**n);
+                }
+                let sql = format!(
                     "INSERT INTO case_counts (unit_id, state, category, overdue, n) VALUES {} \
                      ON CONFLICT (unit_id, state, category, overdue) DO UPDATE SET n = case_counts.n + excluded.n",
                     values_list(chunk.len(), 5, positional)
-                ),
-                a,
-            ));
-        }
-        for chunk in self.days.iter().collect::<Vec<_>>().chunks(UPSERT_ROWS) {
-            let mut a = Args::default();
-            for ((u, day), (r, c)) in chunk {
-                a.int(*u);
-                a.text(day.clone());
-                a.int(*r);
-                a.int(*c);
-            }
-            out.push((
-                format!(
+                );
+                (sql, a)
+            } else {
+                let i = i - n_counts;
+                let chunk = &days[i * UPSERT_ROWS..((i + 1) * UPSERT_ROWS).min(days.len())];
+                for ((u, day), (r, c)) in chunk {
+                    a.int(*u);
+                    a.text(day.clone());
+                    a.int(*r);
+                    a.int(*c);
+                }
+                let sql = format!(
                     "INSERT INTO case_daily (unit_id, day, reported, closed) VALUES {} \
                      ON CONFLICT (unit_id, day) DO UPDATE SET reported = case_daily.reported + excluded.reported, \
                      closed = case_daily.closed + excluded.closed",
                     values_list(chunk.len(), 4, positional)
-                ),
-                a,
-            ));
-        }
-        out
+                );
+                (sql, a)
+            }
+        })
     }
 }
 
@@ -440,7 +442,7 @@ mod tests {
         assert!(!d.days.contains_key(&(42, "1970-01-01".to_string())));
         assert!(row("in_handling", "breached", None).overdue);
         assert_eq!(Delta::between(Some(&new), &new), Delta::default());
-        let (sql, args) = &d.statements(false)[0];
+        let (sql, args) = &d.statements(false).next().unwrap();
         assert!(sql.contains("ON CONFLICT"));
         assert_eq!(args.0.len(), 6 * 5);
     }

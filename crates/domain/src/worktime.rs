@@ -33,7 +33,7 @@ impl OfficeHours {
         let minute = |s: &str| -> Option<u16> {
             let (h, m) = s.trim().split_once(':')?;
             let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-            (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+            (h <= 24 && m < 60 && h * 60 + m <= 1440).then(|| h * 60 + m)
         };
         let mut out = Vec::with_capacity(periods.len());
         for p in periods {
@@ -80,6 +80,10 @@ pub struct Calendar {
 /// No calendar has more than this many days off in a row; a search past it means the calendar
 /// has no working time at all.
 const SEARCH_DAYS: usize = 3700;
+
+/// The longest iCalendar event read, in days: holidays last days or weeks, and one bad DTEND
+/// must not turn a small upload into a million dated exceptions.
+pub const MAX_EVENT_DAYS: i32 = 366;
 
 fn minute_of(t: DateTime) -> i64 {
     i64::from(t.hour()) * 60 + i64::from(t.minute())
@@ -155,8 +159,9 @@ impl Calendar {
     }
 
     /// `days` working days after `start`, a working day being the office hours of one day.
+    /// `None` past what the calendar can count (see [`Calendar::add_minutes`]).
     pub fn add_days(&self, start: DateTime, days: i64) -> Option<DateTime> {
-        self.add_minutes(start, days * self.hours.daily_minutes())
+        self.add_minutes(start, days.saturating_mul(self.hours.daily_minutes()))
     }
 
     /// Working minutes from `a` to `b` (0 if `b` is not after `a`): time used, for the 50 %/75 %
@@ -215,7 +220,8 @@ impl Calendar {
     }
 
     /// Reads dated exceptions from an iCalendar file of all-day events: a summary with 班 (补班,
-    /// 上班) marks make-up working days, any other event days off. DTEND is exclusive.
+    /// 上班) marks make-up working days, any other event days off. DTEND is exclusive; an event
+    /// of more than [`MAX_EVENT_DAYS`] days is an error.
     pub fn parse_ical(text: &str) -> Result<BTreeMap<Date, DayKind>, DomainError> {
         // Folded lines continue with a leading space or tab.
         let mut lines: Vec<String> = Vec::new();
@@ -229,11 +235,21 @@ impl Calendar {
                 _ => lines.push(raw.trim_end_matches('\r').to_string()),
             }
         }
+        // `20261001`, or the date of `20261001T090000Z`
         let date_of = |v: &str| -> Option<Date> {
-            let d = v.get(..8)?;
-            format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8])
-                .parse()
-                .ok()
+            let d = v.as_bytes().get(..8)?;
+            let n = |r: std::ops::Range<usize>| {
+                d[r].iter().try_fold(0i32, |n, b| {
+                    b.is_ascii_digit().then(|| n * 10 + i32::from(b - b'0'))
+                })
+            };
+            let (y, m, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
+            Date::new(
+                i16::try_from(y).ok()?,
+                i8::try_from(m).ok()?,
+                i8::try_from(day).ok()?,
+            )
+            .ok()
         };
         let mut out = BTreeMap::new();
         let (mut start, mut end, mut summary, mut inside) = (None, None, String::new(), false);
@@ -264,6 +280,16 @@ impl Calendar {
                         .and_then(|e| e.yesterday().ok())
                         .filter(|e| *e >= first)
                         .unwrap_or(first);
+                    let span = first.until(last).map_or(i32::MAX, |s| s.get_days());
+                    if span >= MAX_EVENT_DAYS {
+                        return Err(DomainError::validation(
+                            "calendar",
+                            format!(
+                                "line {}: the event from {first} to {last} is longer than {MAX_EVENT_DAYS} days",
+                                i + 1
+                            ),
+                        ));
+                    }
                     let mut d = first;
                     while d <= last {
                         out.insert(d, kind);
@@ -398,6 +424,10 @@ mod tests {
         assert!(OfficeHours::parse(&["08:00-12:00", "11:00-13:00"]).is_err());
         assert!(OfficeHours::parse(&["8h-12h"]).is_err());
         assert!(OfficeHours::parse(&[]).is_err());
+        // found by fuzzing (fuzz/corpus/worktime/crash-f5ed0a…): `then_some` computed h * 60
+        // for any hour and overflowed
+        assert!(OfficeHours::parse(&["05913:30-17:30"]).is_err());
+        assert!(OfficeHours::parse(&["08:00-65535:00"]).is_err());
     }
 
     #[test]
@@ -417,5 +447,43 @@ mod tests {
         assert!(!days.contains_key(&date(2026, 10, 8)));
         assert_eq!(days[&date(2026, 10, 10)], DayKind::Workday);
         assert!(Calendar::parse_ical("BEGIN:VEVENT\nSUMMARY:x\nEND:VEVENT\n").is_err());
+    }
+
+    /// Found by fuzzing (fuzz/corpus/calendar_ical): a date with a multi-byte character in its
+    /// first eight bytes panicked on a char boundary, and a DTEND left over from a broken event
+    /// turned a 300-byte upload into 370,000 dated exceptions.
+    #[test]
+    fn ical_dates_and_spans_are_bounded() {
+        for v in [
+            "202é1001",
+            "2é261001",
+            "2026100é",
+            "２０２６1001",
+            "20261301",
+            "2026",
+        ] {
+            let ics = format!("BEGIN:VEVENT\nDTSTART;VALUE=DATE:{v}\nEND:VEVENT\n");
+            let err = Calendar::parse_ical(&ics).unwrap_err();
+            assert!(err.to_string().contains("without a DTSTART"), "{v}: {err}");
+        }
+        let ics = "BEGIN:VEVENT\nDTSTART:20261001T090000Z\nSUMMARY:x\nEND:VEVENT\n";
+        assert_eq!(Calendar::parse_ical(ics).unwrap().len(), 1);
+        let year = "BEGIN:VEVENT\nDTSTART:20260101\nDTEND:20270102\nEND:VEVENT\n";
+        assert_eq!(Calendar::parse_ical(year).unwrap().len(), 366);
+        let long = "BEGIN:VEVENT\nDTSTART:10130505\nDTEND:20261008\nEND:VEVENT\n";
+        let err = Calendar::parse_ical(long).unwrap_err().to_string();
+        assert!(err.contains("longer than 366 days"), "{err}");
+    }
+
+    /// Found while writing the worktime fuzz harness: a limit of many days overflowed
+    /// `days * minutes` (a panic in debug builds, a wrong deadline in release builds).
+    #[test]
+    fn huge_day_limits_give_no_deadline() {
+        let c = Calendar::standard();
+        assert_eq!(c.add_days(at(2026, 1, 5, 9, 0), i64::MAX / 2), None);
+        assert_eq!(
+            c.add_days(at(2026, 1, 5, 9, 0), i64::MIN),
+            Some(at(2026, 1, 5, 9, 0))
+        );
     }
 }

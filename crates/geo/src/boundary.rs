@@ -204,8 +204,15 @@ fn not_collection(why: &str) -> Problem {
     }
 }
 
-/// A property as text: strings are trimmed, integers printed; matched exactly first, then
-/// ignoring ASCII case (exports from desktop GIS often upper-case attribute names).
+/// Text without the spaces and byte-order marks around it. A BOM left at the start of a value
+/// (a CSV joined in a desktop GIS) is invisible and would keep a code from matching its unit;
+/// the .dbf reader's decoder drops it too (found by fuzzing, fuzz/corpus/geojson/crash-533f96…).
+pub(crate) fn trim_text(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
+/// A property as text: strings are trimmed ([`trim_text`]), integers printed; matched exactly
+/// first, then ignoring ASCII case (exports from desktop GIS often upper-case attribute names).
 pub(crate) fn property_text(props: &Map<String, Value>, key: &str) -> Option<String> {
     let value = props.get(key).or_else(|| {
         props
@@ -214,7 +221,7 @@ pub(crate) fn property_text(props: &Map<String, Value>, key: &str) -> Option<Str
             .map(|(_, v)| v)
     })?;
     let text = match value {
-        Value::String(s) => s.trim().to_owned(),
+        Value::String(s) => trim_text(s).to_owned(),
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         Value::Number(n) => match n.as_f64() {
             Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
@@ -368,10 +375,17 @@ fn read_geometry(
     Some(MultiPolygon::new(out))
 }
 
-fn wgs(crs: Crs, c: Coord<f64>) -> Coord<f64> {
+/// A position in WGS-84, rounded to 7 decimals as it is stored ([`geometry_to_geojson`]), so
+/// that the checks judge the boundary that will be saved: a spike that the conversion from
+/// GCJ-02 bends into a thin sliver can cross itself once rounded (found by fuzzing,
+/// fuzz/corpus/geojson/crash-690776…).
+pub(crate) fn wgs(crs: Crs, c: Coord<f64>) -> Coord<f64> {
     if in_range(c) {
         let (x, y) = to_wgs84(crs, c.x, c.y);
-        Coord { x, y }
+        Coord {
+            x: round7(x),
+            y: round7(y),
+        }
     } else {
         c
     }
@@ -640,6 +654,15 @@ mod tests {
         assert_eq!(f[0].name.as_deref(), Some("x"));
         let c = f[0].geometry.0[0].exterior().0[0];
         assert!((c.x - 119.0).abs() > 1e-4, "GCJ-02 input must be shifted");
+        let text = json!({"type": "Feature", "properties": {"code": "\u{feff}1\u{3000}"},
+            "geometry": square(119.0, 33.0, 0.01)})
+        .to_string();
+        let f = parse_feature_collection(&text, "code", Crs::Wgs84).unwrap();
+        assert_eq!(
+            f[0].code.as_deref(),
+            Some("1"),
+            "a BOM or an ideographic space"
+        );
     }
 
     #[test]
@@ -762,6 +785,29 @@ mod tests {
             polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)],
         ]);
         assert!(validate(None, None, &ok).is_empty());
+    }
+
+    /// Found by fuzzing (fuzz/corpus/geojson/crash-690776…): a GCJ-02 ring that runs back
+    /// down its own side passed the checks once converted (the conversion bends the spike into
+    /// a thin sliver) and crossed itself once rounded for storage. The checks now judge the
+    /// rounded positions, and what they accept is stored unchanged.
+    #[test]
+    fn checks_judge_the_boundary_as_stored() {
+        let spike = json!({"type": "Polygon", "coordinates": [[[119.0, 33.0], [119.01, 33.0],
+            [119.01, 33.01], [119.0, 33.01], [119.0, 33.02], [119.0, 33.0]]]});
+        let text = json!({"type": "Feature", "properties": {"code": "1"}, "geometry": spike});
+        for crs in [Crs::Wgs84, Crs::Gcj02, Crs::Bd09] {
+            let p = parse_feature_collection(&text.to_string(), "code", crs).unwrap_err();
+            assert_eq!(kinds(&p), ["self_intersection"], "{crs:?}");
+        }
+        let text = json!({"type": "Feature", "properties": {"code": "1"},
+            "geometry": square(119.0, 33.0, 0.01)})
+        .to_string();
+        for crs in [Crs::Wgs84, Crs::Gcj02, Crs::Bd09] {
+            let f = parse_feature_collection(&text, "code", crs).unwrap();
+            let stored = geometry_from_geojson(&geometry_to_geojson(&f[0].geometry)).unwrap();
+            assert_eq!(stored, f[0].geometry, "{crs:?}");
+        }
     }
 
     #[test]

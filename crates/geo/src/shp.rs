@@ -5,14 +5,14 @@
 //! where silence would corrupt data: a projected .prj is rejected rather than read as degrees.
 //! All problems of all records are reported together, like the GeoJSON import.
 
-use crate::boundary::{Feature, Problem, in_range, property_text, validate};
-use crate::crs::{Crs, to_wgs84};
+use crate::boundary::{Feature, Problem, in_range, property_text, trim_text, validate, wgs};
+use crate::crs::Crs;
 use encoding_rs::{Encoding, GBK, UTF_8};
 use geo::{Area, Coord, Intersects, LineString, MultiPolygon, Point, Polygon};
 use serde_json::{Map, Value, json};
 use shapefile::dbase::encoding::EncodingRs;
 use shapefile::dbase::{FieldName, FieldValue, Record, TableWriterBuilder};
-use shapefile::{PolygonRing, Shape, ShapeReader, ShapeWriter};
+use shapefile::{PolygonRing, ReadableShape, Shape, ShapeWriter};
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
 use zip::write::SimpleFileOptions;
@@ -279,18 +279,99 @@ fn choose_encoding(cpg: Option<&[u8]>, dbf: &[u8]) -> &'static Encoding {
 }
 
 fn read_shapes(shp: &[u8]) -> Result<Vec<Shape>, Vec<Problem>> {
-    let bad = |e: shapefile::Error| {
+    let bad = |why: String| {
         fail(
             "invalid_shapefile",
-            format!("the .shp file cannot be read: {e}"),
+            format!("the .shp file cannot be read: {why}"),
         )
     };
-    // Records are read in sequence, so the .shx (an offset index) is not needed; a stale or
-    // broken one from a hand-edited upload cannot get in the way.
-    ShapeReader::new(Cursor::new(shp))
-        .map_err(bad)?
-        .read()
-        .map_err(bad)
+    let header = shapefile::header::Header::read_from(&mut Cursor::new(shp))
+        .map_err(|e| bad(e.to_string()))?;
+    // Records are read in sequence, one by one, so the .shx (an offset index) is not needed; a
+    // stale or broken one from a hand-edited upload cannot get in the way. Each record's
+    // declared part and point counts are checked against its size first: the shapefile crate
+    // reserves memory for them before reading (a record of a few bytes claiming 2^30 parts
+    // asked for 4 GB), and it does not skip the rest of a null shape's bytes.
+    let declared = usize::try_from(header.file_length)
+        .unwrap_or(0)
+        .saturating_mul(2);
+    let end = declared.min(shp.len());
+    let mut shapes = Vec::new();
+    let mut at = SHP_HEADER;
+    while at < end {
+        let n = shapes.len() + 1;
+        let words = be_i32(shp, at + 4).ok_or_else(|| bad(format!("record {n} is cut off")))?;
+        let len = usize::try_from(words)
+            .map_err(|_| bad(format!("record {n} has a negative length")))?
+            .saturating_mul(2);
+        let content = shp
+            .get(at + 8..)
+            .and_then(|rest| rest.get(..len))
+            .ok_or_else(|| bad(format!("record {n} is cut off")))?;
+        check_counts(content).map_err(|why| bad(format!("record {n} {why}")))?;
+        let size = i32::try_from(len).map_err(|_| bad(format!("record {n} is too large")))?;
+        let shape = Shape::read_from(&mut Cursor::new(content), size)
+            .map_err(|e| bad(format!("record {n}: {e}")))?;
+        shapes.push(shape);
+        at += 8 + len;
+    }
+    Ok(shapes)
+}
+
+const SHP_HEADER: usize = 100;
+
+fn be_i32(b: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le_i32(b: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The record's declared part and point counts against its length: a multi-part shape is a
+/// type, a box, the counts, 4 bytes per part (8 for a multipatch) and 16 per point at least.
+/// The parts' first-point indices must rise within the points: the shapefile crate reserves
+/// room for the points between two of them before reading.
+fn check_counts(content: &[u8]) -> Result<(), String> {
+    let counts = |parts_at: Option<usize>, points_at: usize| -> Option<(i64, i64)> {
+        let parts = match parts_at {
+            Some(p) => i64::from(le_i32(content, p)?),
+            None => 0,
+        };
+        Some((parts, i64::from(le_i32(content, points_at)?)))
+    };
+    let (fixed, per_part, parts, points) = match le_i32(content, 0) {
+        // polyline, polygon (plain, Z, M) and multipatch
+        Some(t @ (3 | 5 | 13 | 15 | 23 | 25 | 31)) => {
+            let (parts, points) = counts(Some(36), 40).ok_or("is too short for its shape type")?;
+            (44, if t == 31 { 8 } else { 4 }, parts, points)
+        }
+        // multipoint (plain, Z, M)
+        Some(8 | 18 | 28) => {
+            let (_, points) = counts(None, 36).ok_or("is too short for its shape type")?;
+            (40, 0, 0, points)
+        }
+        _ => return Ok(()),
+    };
+    let need = fixed + per_part * parts + 16 * points;
+    if parts < 0 || points < 0 || need > content.len() as i64 {
+        return Err(format!(
+            "declares {parts} parts and {points} points but holds only {} bytes",
+            content.len()
+        ));
+    }
+    let mut previous = 0;
+    for i in 0..parts as usize {
+        let first = le_i32(content, fixed as usize + 4 * i).map_or(-1, i64::from);
+        if first < previous || first > points {
+            return Err(format!(
+                "starts part {} at point {first}, outside its {points} points",
+                i + 1
+            ));
+        }
+        previous = first;
+    }
+    Ok(())
 }
 
 fn read_table(
@@ -321,7 +402,7 @@ fn record_json(fields: &[String], mut record: Record) -> Map<String, Value> {
     for name in fields {
         let value = match record.remove(name) {
             None => continue,
-            Some(FieldValue::Character(s)) => json!(s.map(|s| s.trim().to_owned())),
+            Some(FieldValue::Character(s)) => json!(s.map(|s| trim_text(&s).to_owned())),
             Some(FieldValue::Memo(s)) => json!(s),
             Some(FieldValue::Numeric(n)) => n.map_or(Value::Null, number),
             Some(FieldValue::Float(n)) => n.map_or(Value::Null, |f| number(f64::from(f))),
@@ -427,13 +508,7 @@ fn shape_geometry(
             problems.push(e("invalid_coordinate", &detail));
             continue;
         }
-        let ls: LineString<f64> = raw
-            .into_iter()
-            .map(|c| {
-                let (x, y) = to_wgs84(crs, c.x, c.y);
-                Coord { x, y }
-            })
-            .collect();
+        let ls: LineString<f64> = raw.into_iter().map(|c| wgs(crs, c)).collect();
         if outer {
             outers.push(Polygon::new(ls, vec![]));
         } else {
@@ -798,6 +873,58 @@ mod tests {
             kinds(&read_zip(b"not a zip", "code", Crs::Wgs84).unwrap_err()),
             ["invalid_zip"]
         );
+    }
+
+    /// Found by fuzzing (fuzz/corpus/shapefile_parts/oom-4280af…): a record declaring 2^30
+    /// parts made the shapefile crate reserve 4 GB before reading them; part starts are checked
+    /// too.
+    #[test]
+    fn declared_counts_must_fit_their_record() {
+        let base = write_zip("g", &sample()).unwrap();
+        let edit = |f: fn(&mut Vec<u8>)| {
+            repack(&base, |name, mut data| {
+                if name.ends_with(".shp") {
+                    f(&mut data);
+                }
+                Some((name.to_owned(), data))
+            })
+        };
+        // the first record's part count (record header 8 bytes, type 4, box 32)
+        let parts = edit(|shp| shp[144..148].copy_from_slice(&(1i32 << 30).to_le_bytes()));
+        let p = read_zip(&parts, "code", Crs::Wgs84).unwrap_err();
+        assert_eq!(kinds(&p), ["invalid_shapefile"]);
+        assert!(
+            p[0].message.contains("record 1 declares 1073741824 parts"),
+            "{}",
+            p[0].message
+        );
+        // found by fuzzing (fuzz/corpus/shapefile_parts/oom-2b254a…): part starts 654 million
+        // points apart made it reserve 10 GB for the points between them
+        let start = edit(|shp| shp[152..156].copy_from_slice(&(1i32 << 30).to_le_bytes()));
+        let p = read_zip(&start, "code", Crs::Wgs84).unwrap_err();
+        assert!(
+            p[0].message
+                .contains("record 1 starts part 1 at point 1073741824"),
+            "{}",
+            p[0].message
+        );
+        let points = edit(|shp| shp[148..152].copy_from_slice(&(-1i32).to_le_bytes()));
+        assert_eq!(
+            kinds(&read_zip(&points, "code", Crs::Wgs84).unwrap_err()),
+            ["invalid_shapefile"]
+        );
+        let cut = edit(|shp| shp.truncate(shp.len() - 1));
+        let p = read_zip(&cut, "code", Crs::Wgs84).unwrap_err();
+        assert!(
+            p[0].message.contains("record 2 is cut off"),
+            "{}",
+            p[0].message
+        );
+        // a null shape with bytes after its type: the next record is still found
+        let null = edit(|shp| shp[108..112].copy_from_slice(&0i32.to_le_bytes()));
+        let p = read_zip(&null, "code", Crs::Wgs84).unwrap_err();
+        assert_eq!(kinds(&p), ["missing_geometry"]);
+        assert_eq!(p[0].feature_index, Some(0));
     }
 
     #[test]

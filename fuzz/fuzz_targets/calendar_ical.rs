@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wangge_fuzz::domain_targets::calendar_ical(data));

@@ -58,21 +58,9 @@ fn names_in(dir: &Path, ext: Option<&str>) -> Vec<String> {
     names
 }
 
-/// Runs every file of `fuzz/corpus/<target>/` through the harness, naming the file that fails.
-fn replay_corpus(target: &str, harness: fn(&[u8])) {
-    let dir = fuzz_dir().join("corpus").join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no corpus for {target}");
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        let run = std::panic::catch_unwind(|| harness(&bytes));
-        assert!(run.is_ok(), "{target}: {} fails", f.display());
-    }
-}
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
+use replay::replay_corpus;
 
 #[test]
 fn every_fuzz_target_has_a_corpus_that_a_test_replays() {

@@ -12,7 +12,6 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 use proptest::prelude::*;
 use serde_json::{Map, json};
 use std::f64::consts::TAU;
-use std::path::{Path, PathBuf};
 use wangge_geo::boundary::{feature_collection, parse_feature_collection};
 use wangge_geo::crs::{
     Crs, from_wgs84, multipolygon_from_wgs84, multipolygon_to_wgs84, out_of_china, to_wgs84,
@@ -27,23 +26,9 @@ fn config(cases: u32) -> ProptestConfig {
     ProptestConfig::with_cases(cases)
 }
 
-/// Runs every file of `fuzz/corpus/<target>/` through the harness, naming the file that fails.
-fn replay_corpus(target: &str, harness: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no corpus for {target}");
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        let run = std::panic::catch_unwind(|| harness(&bytes));
-        assert!(run.is_ok(), "{target}: {} fails", f.display());
-    }
-}
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
+use replay::replay_corpus;
 
 #[test]
 fn fuzz_corpus_replays() {

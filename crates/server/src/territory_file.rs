@@ -296,6 +296,10 @@ pub fn error_report_csv(errors: &[RowError]) -> String {
 mod fuzz_targets;
 
 #[cfg(test)]
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -409,23 +413,7 @@ mod tests {
         assert_eq!(rows[2].name, "a\rb");
     }
 
-    /// Runs every file of `fuzz/corpus/<target>/` through the fuzz harness.
-    fn replay_corpus(target: &str, harness: fn(&[u8])) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/corpus")
-            .join(target);
-        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "no corpus for {target}");
-        for f in files {
-            let bytes = std::fs::read(&f).unwrap();
-            let run = std::panic::catch_unwind(|| harness(&bytes));
-            assert!(run.is_ok(), "{target}: {} fails", f.display());
-        }
-    }
+    use super::replay::replay_corpus;
 
     #[test]
     fn fuzz_corpus_replays() {

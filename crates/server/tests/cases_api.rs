@@ -1022,8 +1022,21 @@ async fn new_cases_follow_grant_and_unit_changes_at_once() {
         let gid = r.body["id"].as_i64().unwrap();
         resident_report(&env, &grid, 2).await;
         let mut two = user(&env, "worker.two").await;
-        let notes = two.get("/api/v1/notifications").await.text;
+        let r = two.get("/api/v1/notifications").await;
+        let notes = r.text;
         assert!(notes.contains("第2号"), "{n}: {notes}");
+        // the body starts with the new case's number (given by the store when it saves it)
+        let body = r.body["items"][0]["body"].as_str().unwrap();
+        let number: String = body.chars().take(15).collect();
+        assert!(
+            number.len() == 15
+                && number.chars().enumerate().all(|(i, ch)| match i {
+                    8 => ch == '-',
+                    14 => ch == ' ',
+                    _ => ch.is_ascii_digit(),
+                }),
+            "{n}: {body}"
+        );
         assert!(!notes.contains("第1号"), "{n}: {notes}");
 
         // the grant removed: not told of the next

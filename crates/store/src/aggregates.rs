@@ -76,18 +76,6 @@ impl Delta {
         }
     }
 
-    /// Adds another change to this one.
-    pub fn merge(&mut self, other: Delta) {
-        for (k, n) in other.counts {
-            *self.counts.entry(k).or_default() += n;
-        }
-        for (k, (r, c)) in other.days {
-            let e = self.days.entry(k).or_default();
-            e.0 += r;
-            e.1 += c;
-        }
-    }
-
     /// The change from `old` (none for a new case) to `new`.
     pub fn between(old: Option<&Contribution>, new: &Contribution) -> Self {
         let mut d = Delta::default();

@@ -58,29 +58,35 @@ pub(crate) const CHANGING: [&str; 30] = [
     "detail",
 ];
 
-/// `INSERT INTO cases` with the fixed columns first, then [`CHANGING`].
-pub(crate) fn case_insert_sql() -> String {
-    let fixed = [
-        "number",
-        "client_id",
-        "tracking_code",
-        "channel",
-        "description",
-        "reporter_id",
-        "reporter_name",
-        "reporter_phone",
-        "confidential",
-        "media",
-        "created_at",
-        "updated_at",
-        "version",
-    ];
-    let cols: Vec<&str> = fixed.iter().chain(CHANGING.iter()).copied().collect();
-    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+/// Columns of `INSERT INTO cases` before [`CHANGING`].
+pub(crate) const CASE_FIXED: [&str; 13] = [
+    "number",
+    "client_id",
+    "tracking_code",
+    "channel",
+    "description",
+    "reporter_id",
+    "reporter_name",
+    "reporter_phone",
+    "confidential",
+    "media",
+    "created_at",
+    "updated_at",
+    "version",
+];
+
+// a whole group of creations fits in one INSERT (SQLite allows 32,766 arguments)
+const _: () = assert!(
+    (CASE_FIXED.len() + CHANGING.len()) * crate::case_store::GROUP_COMMIT_MAX <= 32_766
+);
+
+/// `INSERT INTO cases` of `rows` cases, the [`CASE_FIXED`] columns first, then [`CHANGING`].
+pub(crate) fn case_insert_sql(rows: usize, positional: bool) -> String {
+    let cols: Vec<&str> = CASE_FIXED.iter().chain(CHANGING.iter()).copied().collect();
     format!(
-        "INSERT INTO cases ({}) VALUES ({}) RETURNING id",
+        "INSERT INTO cases ({}) VALUES {} RETURNING id, client_id",
         cols.join(", "),
-        params.join(", ")
+        crate::queries::values_list(rows, cols.len(), positional)
     )
 }
 
@@ -390,59 +396,61 @@ macro_rules! impl_case_store {
             case_from_row(&r)
         }
 
-        async fn insert_event(tx: &mut Tx, case_id: i64, now: i64, e: &NewCaseEvent) -> StoreResult<()> {
-            sqlx::query(
+        /// Events, each with its case id, in one statement (at most 1,000: 11,000 arguments).
+        async fn insert_events(tx: &mut Tx, now: i64, events: &[(i64, &NewCaseEvent)]) -> StoreResult<()> {
+            let sql = format!(
                 "INSERT INTO case_events (case_id, at, actor_id, actor_name, party, action, \
-                 from_state, to_state, note, data, media) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(case_id)
-            .bind(now)
-            .bind(e.actor_id)
-            .bind(&e.actor_name)
-            .bind(&e.party)
-            .bind(&e.action)
-            .bind(key_of(&e.from_state)?)
-            .bind(key_of(&e.to_state)?)
-            .bind(&e.note)
-            .bind(json_text(&e.data)?)
-            .bind(json_text(&e.media)?)
-            .execute(&mut **tx)
-            .await?;
+                 from_state, to_state, note, data, media) VALUES {}",
+                $crate::queries::values_list(events.len(), 11, $positional)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (case_id, e) in events {
+                q = q
+                    .bind(case_id)
+                    .bind(now)
+                    .bind(e.actor_id)
+                    .bind(&e.actor_name)
+                    .bind(&e.party)
+                    .bind(&e.action)
+                    .bind(key_of(&e.from_state)?)
+                    .bind(key_of(&e.to_state)?)
+                    .bind(&e.note)
+                    .bind(json_text(&e.data)?)
+                    .bind(json_text(&e.media)?);
+            }
+            q.execute(&mut **tx).await?;
             Ok(())
         }
 
-        /// Notifications and outbox messages of one step.
+        /// Notifications (each with its case id) and outbox messages, up to 1,000 rows per
+        /// statement.
         async fn insert_side_effects(
             tx: &mut Tx,
-            case_id: i64,
             now: i64,
-            notes: &[NewNotification],
+            notes: &[(i64, NewNotification)],
             outbox: &[NewOutbox],
         ) -> StoreResult<()> {
-            // one statement for all of a step's notifications (up to 1,000 per statement)
             for chunk in notes.chunks(1_000) {
                 let sql = format!(
                     "INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES {}",
                     $crate::queries::values_list(chunk.len(), 6, $positional)
                 );
                 let mut q = sqlx::query(AssertSqlSafe(sql));
-                for n in chunk {
+                for (case_id, n) in chunk {
                     q = q.bind(n.user_id).bind(case_id).bind(&n.kind).bind(&n.title).bind(&n.body).bind(now);
                 }
                 q.execute(&mut **tx).await?;
             }
-            for o in outbox {
-                sqlx::query(
-                    "INSERT INTO outbox (target, payload, created_at, attempts, next_attempt_at, dead) \
-                     VALUES ($1, $2, $3, 0, $3, $4)",
-                )
-                .bind(&o.target)
-                .bind(json_text(&o.payload)?)
-                .bind(now)
-                .bind(false)
-                .execute(&mut **tx)
-                .await?;
+            for chunk in outbox.chunks(1_000) {
+                let sql = format!(
+                    "INSERT INTO outbox (target, payload, created_at, attempts, next_attempt_at, dead) VALUES {}",
+                    $crate::queries::values_list(chunk.len(), 6, $positional)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for o in chunk {
+                    q = q.bind(&o.target).bind(json_text(&o.payload)?).bind(now).bind(0i64).bind(now).bind(false);
+                }
+                q.execute(&mut **tx).await?;
             }
             Ok(())
         }
@@ -486,51 +494,110 @@ macro_rules! impl_case_store {
             if replace {
                 sqlx::query($store::FTS_DELETE).bind(id).execute(&mut **tx).await?;
             }
-            sqlx::query($store::FTS_INSERT).bind(id).bind(words).execute(&mut **tx).await?;
+            sqlx::query(AssertSqlSafe($store::fts_insert(1))).bind(id).bind(words).execute(&mut **tx).await?;
             Ok(())
         }
 
-        /// Creates a case inside a write transaction (or returns the one its client id made).
-        #[allow(clippy::too_many_arguments)]
-        async fn case_create_in(
+        /// What happens to one creation of a group.
+        enum Plan {
+            /// Its client id has a case already (saved before, read back).
+            Existing(Case),
+            /// New: the `k`th case inserted.
+            New(usize),
+            /// Its client id came earlier in the group: the answer of the `k`th new case.
+            Again(usize),
+        }
+
+        /// Creates the cases of `jobs` in `tx` with the same few statements however many they
+        /// are; a client id seen before answers the case it made. Any error fails them all (the
+        /// writer then runs them one by one to find the culprit).
+        async fn cases_create_in(
             tx: &mut Tx,
             now: i64,
             tz: &jiff::tz::TimeZone,
-            actor: &Actor,
-            new: &NewCase,
-            words: &str,
-            notifications: &[NewNotification],
-            outbox: &[NewOutbox],
-            aggregates: &mut Delta,
-        ) -> StoreResult<(Case, bool)> {
-                let c = &new.case;
-                if let Some(r) = sqlx::query("SELECT id FROM cases WHERE client_id = $1")
-                    .bind(&c.client_id)
-                    .fetch_optional(&mut **tx)
+            jobs: &[&CreateJob],
+        ) -> StoreResult<Vec<(Case, bool)>> {
+            // client ids with a case already, in the database or earlier in the group
+            let sql = format!(
+                "SELECT id, client_id FROM cases WHERE client_id IN {}",
+                $crate::queries::values_list(1, jobs.len(), $positional)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for j in jobs {
+                q = q.bind(&j.new.case.client_id);
+            }
+            let mut saved: HashMap<String, i64> = HashMap::new();
+            for r in q.fetch_all(&mut **tx).await? {
+                saved.insert(r.try_get("client_id")?, r.try_get("id")?);
+            }
+            let mut first: HashMap<&str, usize> = HashMap::new();
+            let mut plans = Vec::with_capacity(jobs.len());
+            let mut fresh: Vec<&CreateJob> = Vec::new();
+            for j in jobs {
+                let client = j.new.case.client_id.as_str();
+                plans.push(if let Some(&id) = saved.get(client) {
+                    Plan::Existing(case_in(tx, id).await?)
+                } else if let Some(&k) = first.get(client) {
+                    Plan::Again(k)
+                } else {
+                    first.insert(client, fresh.len());
+                    fresh.push(j);
+                    Plan::New(fresh.len() - 1)
+                });
+            }
+            let cases = if fresh.is_empty() { Vec::new() } else { insert_cases(tx, now, tz, &fresh).await? };
+            Ok(plans
+                .into_iter()
+                .map(|p| match p {
+                    Plan::Existing(c) => (c, false),
+                    Plan::New(k) => (cases[k].clone(), true),
+                    Plan::Again(k) => (cases[k].clone(), false),
+                })
+                .collect())
+        }
+
+        /// Inserts new cases (distinct client ids, none saved yet) with their report events,
+        /// search words, notifications, outbox messages, audit entries and aggregates. The
+        /// answers are the cases as given with what the store sets: id, number and times.
+        async fn insert_cases(
+            tx: &mut Tx,
+            now: i64,
+            tz: &jiff::tz::TimeZone,
+            jobs: &[&CreateJob],
+        ) -> StoreResult<Vec<Case>> {
+            // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
+            let mut next: HashMap<&str, u64> = HashMap::new();
+            let mut cases = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                let prefix = j.new.case.number.as_str();
+                if !next.contains_key(prefix) {
+                    let last: Option<String> = sqlx::query(
+                        "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
+                    )
+                    .bind(format!("{prefix}-"))
+                    .bind(format!("{prefix}."))
+                    .fetch_one(&mut **tx)
                     .await?
-                {
-                    let id: i64 = r.try_get("id")?;
-                    let existing = case_in(tx, id).await?;
-                    return Ok((existing, false));
+                    .try_get("n")?;
+                    let seq = last
+                        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
+                        .unwrap_or(0);
+                    next.insert(prefix, seq);
                 }
-                // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
-                let prefix = c.number.clone();
-                let last: Option<String> = sqlx::query(
-                    "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
-                )
-                .bind(format!("{prefix}-"))
-                .bind(format!("{prefix}."))
-                .fetch_one(&mut **tx)
-                .await?
-                .try_get("n")?;
-                let seq = last
-                    .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
-                    .unwrap_or(0)
-                    + 1;
-                let number = format!("{prefix}-{seq:05}");
-                let sql = case_insert_sql();
-                let q = sqlx::query(AssertSqlSafe(sql))
-                    .bind(&number)
+                let seq = next.get_mut(prefix).expect("inserted above");
+                *seq += 1;
+                let mut c = j.new.case.clone();
+                c.number = format!("{prefix}-{seq:05}");
+                c.created_at = now;
+                c.updated_at = now;
+                c.version = 1;
+                cases.push(c);
+            }
+
+            let mut q = sqlx::query(AssertSqlSafe(case_insert_sql(cases.len(), $positional)));
+            for c in &cases {
+                q = q
+                    .bind(&c.number)
                     .bind(&c.client_id)
                     .bind(&c.tracking_code)
                     .bind(&c.channel)
@@ -543,32 +610,66 @@ macro_rules! impl_case_store {
                     .bind(now)
                     .bind(now)
                     .bind(1i64);
-                let r = bind_changing(q, c)?.fetch_one(&mut **tx).await?;
-                let id: i64 = r.try_get("id")?;
-                insert_event(tx, id, now, &new.event).await?;
+                q = bind_changing(q, c)?;
+            }
+            // RETURNING gives no order: match the ids by client id
+            let mut ids: HashMap<String, i64> = HashMap::new();
+            for r in q.fetch_all(&mut **tx).await? {
+                ids.insert(r.try_get("client_id")?, r.try_get("id")?);
+            }
+            for c in &mut cases {
+                c.id = *ids.get(&c.client_id).ok_or_else(|| StoreError::Database("a new case's id was not returned".into()))?;
+            }
+
+            let events: Vec<(i64, &NewCaseEvent)> = cases.iter().zip(jobs).map(|(c, j)| (c.id, &j.new.event)).collect();
+            insert_events(tx, now, &events).await?;
+
+            let mut q = sqlx::query(AssertSqlSafe($store::fts_insert(cases.len())));
+            for (c, j) in cases.iter().zip(jobs) {
+                q = q.bind(c.id).bind(&j.words);
+            }
+            q.execute(&mut **tx).await?;
+
+            // the number is known only now: it heads the notification and fills the outbox's case
+            let mut notes = Vec::new();
+            let mut outbox = Vec::new();
+            for (c, j) in cases.iter().zip(jobs) {
+                for n in &j.notifications {
+                    let body = if n.body.is_empty() { c.number.clone() } else { format!("{} {}", c.number, n.body) };
+                    notes.push((c.id, NewNotification { body, ..n.clone() }));
+                }
+                for o in &j.outbox {
+                    let mut o = o.clone();
+                    if let Some(p) = o.payload.get_mut("case").and_then(|p| p.as_object_mut()) {
+                        p.insert("id".into(), c.id.into());
+                        p.insert("number".into(), c.number.clone().into());
+                    }
+                    outbox.push(o);
+                }
+            }
+            insert_side_effects(tx, now, &notes, &outbox).await?;
+
+            let events: Vec<AuditEvent> = cases
+                .iter()
+                .map(|c| {
+                    let mut ev = AuditEvent::new("case.create", "case", c.number.clone());
+                    ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
+                    ev
+                })
+                .collect();
+            let entries: Vec<(&Actor, &AuditEvent)> = jobs.iter().map(|j| &j.actor).zip(&events).collect();
+            append_audits(tx, now, &entries).await?;
+
+            let mut aggregates = Delta::default();
+            for c in &cases {
                 aggregates.add(&contribution_of(c, now, tz)?, 1);
-                index_words(tx, id, words, false).await?;
-                let outbox: Vec<NewOutbox> = outbox
-                    .iter()
-                    .cloned()
-                    .map(|mut o| {
-                        if let Some(c) = o.payload.get_mut("case").and_then(|c| c.as_object_mut()) {
-                            c.insert("id".into(), id.into());
-                            c.insert("number".into(), number.clone().into());
-                        }
-                        o
-                    })
-                    .collect();
-                insert_side_effects(tx, id, now, notifications, &outbox).await?;
-                let mut ev = AuditEvent::new("case.create", "case", number.clone());
-                ev.detail = serde_json::json!({ "channel": c.channel, "unit": c.unit_path, "client_id": c.client_id });
-                append_audit(tx, now, actor, &ev).await?;
-                let saved = case_in(tx, id).await?;
-                Ok((saved, true))
+            }
+            apply_delta(tx, &aggregates).await?;
+            Ok(cases)
         }
 
         /// Starts the case writer: it takes the creations waiting (up to [`GROUP_COMMIT_MAX`]),
-        /// runs each in a savepoint of one transaction and commits them together, so concurrent
+        /// writes them in one transaction and answers each only after the commit, so concurrent
         /// reports share one durable commit without weakening what an acknowledgement means.
         pub(super) fn spawn_case_writer(
             pool: sqlx::Pool<$db>,
@@ -585,7 +686,7 @@ macro_rules! impl_case_store {
                             Err(_) => break,
                         }
                     }
-                    let results = write_batch(&pool, clock.as_ref(), &tz, &batch).await;
+                    let results = write_batch(&pool, clock.now_ms(), &tz, &batch).await;
                     for (job, r) in batch.into_iter().zip(results) {
                         // the caller may have gone away; its case is saved all the same
                         let _ = job.reply.send(r);
@@ -595,9 +696,11 @@ macro_rules! impl_case_store {
             send
         }
 
+        /// Writes a group of creations: all together, or, when that fails, each in a savepoint
+        /// of its own so that one bad creation fails alone.
         async fn write_batch(
             pool: &sqlx::Pool<$db>,
-            clock: &dyn wangge_domain::clock::Clock,
+            now: i64,
             tz: &jiff::tz::TimeZone,
             batch: &[CreateJob],
         ) -> Vec<StoreResult<(Case, bool)>> {
@@ -606,19 +709,30 @@ macro_rules! impl_case_store {
                 Ok(tx) => tx,
                 Err(e) => return fail_all(e),
             };
+            let all: Vec<&CreateJob> = batch.iter().collect();
+            match cases_create_in(&mut tx, now, tz, &all).await {
+                Ok(cases) => {
+                    return match tx.commit().await {
+                        Ok(()) => cases.into_iter().map(Ok).collect(),
+                        Err(e) => fail_all(e.into()),
+                    };
+                }
+                Err(e) if batch.len() == 1 => return vec![Err(e)],
+                Err(_) => {}
+            }
+            if let Err(e) = tx.rollback().await {
+                return fail_all(e.into());
+            }
+            let mut tx = match $store::begin_write_on(pool).await {
+                Ok(tx) => tx,
+                Err(e) => return fail_all(e),
+            };
             let mut results = Vec::with_capacity(batch.len());
-            // the aggregates of the creations that succeed, applied once for the whole batch
-            let mut aggregates = Delta::default();
             for job in batch {
                 if let Err(e) = sqlx::query("SAVEPOINT case_create").execute(&mut *tx).await {
                     return fail_all(e.into());
                 }
-                let now = clock.now_ms();
-                let mut mine = Delta::default();
-                let r = case_create_in(&mut tx, now, tz, &job.actor, &job.new, &job.words, &job.notifications, &job.outbox, &mut mine).await;
-                if r.is_ok() {
-                    aggregates.merge(mine);
-                }
+                let r = cases_create_in(&mut tx, now, tz, &[job]).await.map(|mut v| v.remove(0));
                 if r.is_err()
                     && let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT case_create").execute(&mut *tx).await
                 {
@@ -628,9 +742,6 @@ macro_rules! impl_case_store {
                     return fail_all(e.into());
                 }
                 results.push(r);
-            }
-            if let Err(e) = apply_delta(&mut tx, &aggregates).await {
-                return fail_all(e);
             }
             match tx.commit().await {
                 Ok(()) => results,
@@ -1134,7 +1245,7 @@ macro_rules! impl_case_store {
                         Err(e) => e,
                     });
                 }
-                insert_event(&mut tx, c.id, now, &w.event).await?;
+                insert_events(&mut tx, now, &[(c.id, &w.event)]).await?;
                 let after = contribution_of(c, created_at, &self.tz)?;
                 apply_delta(&mut tx, &Delta::between(Some(&before), &after)).await?;
                 if old_address != c.address || old_path != c.unit_path {
@@ -1172,7 +1283,8 @@ macro_rules! impl_case_store {
                         }
                     }
                 }
-                insert_side_effects(&mut tx, c.id, now, &w.notifications, &w.outbox).await?;
+                let notes: Vec<(i64, NewNotification)> = w.notifications.iter().map(|n| (c.id, n.clone())).collect();
+                insert_side_effects(&mut tx, now, &notes, &w.outbox).await?;
                 let mut ev = AuditEvent::new(&format!("case.{}", w.event.action), "case", c.number.clone());
                 ev.detail = serde_json::json!({ "from": w.event.from_state, "to": w.event.to_state });
                 append_audit(&mut tx, now, actor, &ev).await?;

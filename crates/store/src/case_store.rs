@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use wangge_domain::audit::Actor;
 use wangge_domain::roles::Scope;
 
-/// One case creation waiting for the group commit: the case writer runs every creation that
-/// is waiting in one transaction (each in a savepoint of its own) and answers each only after
-/// the commit, so an acknowledged case is on disk and a failed one leaves nothing behind.
+/// One case creation waiting for the group commit: the case writer writes every creation that
+/// is waiting in one transaction (one by one in savepoints if that fails) and answers each only
+/// after the commit, so an acknowledged case is on disk and a failed one leaves nothing behind.
 pub(crate) struct CreateJob {
     pub actor: Actor,
     pub new: NewCase,
@@ -92,6 +92,8 @@ pub trait CaseStore: Send + Sync {
 
     // ---- cases ----
     /// Creates the case, or returns the one already created with its `client_id` (`false`).
+    /// The store numbers it (`case.number` gives the day prefix) and puts the number in front of
+    /// each notification's body and into the outbox payloads' `case`.
     async fn case_create(
         &self,
         actor: &Actor,

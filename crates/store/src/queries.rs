@@ -219,37 +219,52 @@ macro_rules! impl_store {
 
         /// Appends an audit entry inside the caller's write transaction, chained to the last one.
         async fn append_audit(tx: &mut Tx, now: i64, actor: &Actor, ev: &AuditEvent) -> StoreResult<()> {
+            append_audits(tx, now, &[(actor, ev)]).await
+        }
+
+        /// Appends entries to the audit chain in one statement (the caller holds the write lock).
+        async fn append_audits(tx: &mut Tx, now: i64, entries: &[(&Actor, &AuditEvent)]) -> StoreResult<()> {
+            if entries.is_empty() {
+                return Ok(());
+            }
             let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut **tx)
                 .await?;
-            let (seq, prev): (i64, String) = match last {
-                Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get("hash")?),
-                None => (1, GENESIS_HASH.to_string()),
+            let (mut seq, mut prev): (i64, String) = match last {
+                Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get("hash")?),
+                None => (0, GENESIS_HASH.to_string()),
             };
-            let detail = serde_json::to_string(&ev.detail)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            let hash = entry_hash(
-                &prev, seq, now, actor.user_id, &actor.name, &ev.action, &ev.target_kind,
-                &ev.target_id, &actor.ip, &detail,
-            );
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_kind, \
-                 target_id, ip, detail, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(seq)
-            .bind(now)
-            .bind(actor.user_id)
-            .bind(&actor.name)
-            .bind(&ev.action)
-            .bind(&ev.target_kind)
-            .bind(&ev.target_id)
-            .bind(&actor.ip)
-            .bind(detail)
-            .bind(prev)
-            .bind(hash)
-            .execute(&mut **tx)
-            .await?;
+            // at most 1,000 rows (11,000 arguments) per statement
+            for chunk in entries.chunks(1_000) {
+                let sql = format!(
+                    "INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_kind, \
+                     target_id, ip, detail, prev_hash, hash) VALUES {}",
+                    values_list(chunk.len(), 11, $positional)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for (actor, ev) in chunk {
+                    seq += 1;
+                    let detail = serde_json::to_string(&ev.detail)
+                        .map_err(|e| StoreError::Database(e.to_string()))?;
+                    let hash = entry_hash(
+                        &prev, seq, now, actor.user_id, &actor.name, &ev.action, &ev.target_kind,
+                        &ev.target_id, &actor.ip, &detail,
+                    );
+                    q = q
+                        .bind(seq)
+                        .bind(now)
+                        .bind(actor.user_id)
+                        .bind(actor.name.clone())
+                        .bind(ev.action.clone())
+                        .bind(ev.target_kind.clone())
+                        .bind(ev.target_id.clone())
+                        .bind(actor.ip.clone())
+                        .bind(detail)
+                        .bind(std::mem::replace(&mut prev, hash.clone()))
+                        .bind(hash);
+                }
+                q.execute(&mut **tx).await?;
+            }
             Ok(())
         }
 

@@ -2120,6 +2120,11 @@ async fn concurrent_creations_share_commits_and_a_failure_leaves_nothing() {
                 Ok((c, _)) => {
                     ok += 1;
                     assert!(i % 40 != 39, "{n}: a broken case was created");
+                    assert_eq!(
+                        c,
+                        s.case_get(c.id).await.unwrap(),
+                        "{n}: the answer is the case as saved"
+                    );
                     let client = format!("burst-{:04}", i % 100);
                     let prev = ids.insert(client.clone(), c.id);
                     assert!(

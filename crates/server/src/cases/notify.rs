@@ -258,9 +258,14 @@ pub async fn render(
 ) -> StoreResult<(Vec<NewNotification>, Vec<NewOutbox>)> {
     let mut notes: Vec<NewNotification> = Vec::new();
     let mut outbox = Vec::new();
+    // a new case has no number yet: the store puts it in front when it saves the case
     let body = format!(
-        "{} {}：{}",
-        case.number,
+        "{}{}：{}",
+        if case.number.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", case.number)
+        },
         case.category_name.as_deref().unwrap_or("未分类"),
         clip(&case.description, 60)
     );

@@ -57,9 +57,17 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Stores a case's search words (the `simple` configuration: the words are jieba's).
-    const FTS_INSERT: &str =
-        "INSERT INTO case_words (case_id, words) VALUES ($1, to_tsvector('simple', $2))";
+    /// Stores `rows` cases' search words (binds id, words per row; the `simple` configuration:
+    /// the words are jieba's).
+    fn fts_insert(rows: usize) -> String {
+        let values: Vec<String> = (0..rows)
+            .map(|r| format!("(${}, to_tsvector('simple', ${}))", 2 * r + 1, 2 * r + 2))
+            .collect();
+        format!(
+            "INSERT INTO case_words (case_id, words) VALUES {}",
+            values.join(", ")
+        )
+    }
     const FTS_DELETE: &str = "DELETE FROM case_words WHERE case_id = $1";
 
     /// A `to_tsquery` text asking for every word and, when `units` are given, one of these unit

@@ -76,8 +76,13 @@ impl SqliteStore {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Adds a case's search words to the index (rowid = case id).
-    const FTS_INSERT: &str = "INSERT INTO case_fts (rowid, words) VALUES ($1, $2)";
+    /// Adds `rows` cases' search words to the index (rowid = case id; binds id, words per row).
+    fn fts_insert(rows: usize) -> String {
+        format!(
+            "INSERT INTO case_fts (rowid, words) VALUES {}",
+            crate::queries::values_list(rows, 2, true)
+        )
+    }
     const FTS_DELETE: &str = "DELETE FROM case_fts WHERE rowid = $1";
 
     /// An FTS5 query asking for every word (each quoted, so no word is an operator) and, when

@@ -396,11 +396,12 @@ macro_rules! impl_case_store {
             case_from_row(&r)
         }
 
-        /// Events, each with its case id, in one statement (at most 1,000: 11,000 arguments).
-        async fn insert_events(tx: &mut Tx, now: i64, events: &[(i64, &NewCaseEvent)]) -> StoreResult<()> {
+        /// Events, each with its case id (one event per case), in one statement (at most
+        /// 1,000: 11,000 arguments); answers the saved events in the order given.
+        async fn insert_events(tx: &mut Tx, now: i64, events: &[(i64, &NewCaseEvent)]) -> StoreResult<Vec<CaseEvent>> {
             let sql = format!(
                 "INSERT INTO case_events (case_id, at, actor_id, actor_name, party, action, \
-                 from_state, to_state, note, data, media) VALUES {}",
+                 from_state, to_state, note, data, media) VALUES {} RETURNING id, case_id",
                 $crate::queries::values_list(events.len(), 11, $positional)
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -418,8 +419,29 @@ macro_rules! impl_case_store {
                     .bind(json_text(&e.data)?)
                     .bind(json_text(&e.media)?);
             }
-            q.execute(&mut **tx).await?;
-            Ok(())
+            // RETURNING gives no order: match the ids by case id
+            let mut ids: HashMap<i64, i64> = HashMap::new();
+            for r in q.fetch_all(&mut **tx).await? {
+                ids.insert(r.try_get("case_id")?, r.try_get("id")?);
+            }
+            events
+                .iter()
+                .map(|(case_id, e)| {
+                    Ok(CaseEvent {
+                        id: *ids.get(case_id).ok_or_else(|| StoreError::Database("an event's id was not returned".into()))?,
+                        at: now,
+                        actor_id: e.actor_id,
+                        actor_name: e.actor_name.clone(),
+                        party: e.party.clone(),
+                        action: e.action.clone(),
+                        from_state: e.from_state,
+                        to_state: e.to_state,
+                        note: e.note.clone(),
+                        data: e.data.clone(),
+                        media: e.media.clone(),
+                    })
+                })
+                .collect()
         }
 
         /// Notifications (each with its case id) and outbox messages, up to 1,000 rows per
@@ -516,7 +538,7 @@ macro_rules! impl_case_store {
             now: i64,
             tz: &jiff::tz::TimeZone,
             jobs: &[&CreateJob],
-        ) -> StoreResult<Vec<(Case, bool)>> {
+        ) -> StoreResult<Vec<(Case, Option<CaseEvent>)>> {
             // client ids with a case already, in the database or earlier in the group
             let sql = format!(
                 "SELECT id, client_id FROM cases WHERE client_id IN {}",
@@ -545,26 +567,27 @@ macro_rules! impl_case_store {
                     Plan::New(fresh.len() - 1)
                 });
             }
-            let cases = if fresh.is_empty() { Vec::new() } else { insert_cases(tx, now, tz, &fresh).await? };
+            let mut made = if fresh.is_empty() { Vec::new() } else { insert_cases(tx, now, tz, &fresh).await? };
             Ok(plans
                 .into_iter()
                 .map(|p| match p {
-                    Plan::Existing(c) => (c, false),
-                    Plan::New(k) => (cases[k].clone(), true),
-                    Plan::Again(k) => (cases[k].clone(), false),
+                    Plan::Existing(c) => (c, None),
+                    Plan::New(k) => (made[k].0.clone(), made[k].1.take()),
+                    Plan::Again(k) => (made[k].0.clone(), None),
                 })
                 .collect())
         }
 
         /// Inserts new cases (distinct client ids, none saved yet) with their report events,
         /// search words, notifications, outbox messages, audit entries and aggregates. The
-        /// answers are the cases as given with what the store sets: id, number and times.
+        /// answers are the cases as given with what the store sets (id, number and times), and
+        /// their report events.
         async fn insert_cases(
             tx: &mut Tx,
             now: i64,
             tz: &jiff::tz::TimeZone,
             jobs: &[&CreateJob],
-        ) -> StoreResult<Vec<Case>> {
+        ) -> StoreResult<Vec<(Case, Option<CaseEvent>)>> {
             // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
             let mut next: HashMap<&str, u64> = HashMap::new();
             let mut cases = Vec::with_capacity(jobs.len());
@@ -622,7 +645,7 @@ macro_rules! impl_case_store {
             }
 
             let events: Vec<(i64, &NewCaseEvent)> = cases.iter().zip(jobs).map(|(c, j)| (c.id, &j.new.event)).collect();
-            insert_events(tx, now, &events).await?;
+            let reports = insert_events(tx, now, &events).await?;
 
             let mut q = sqlx::query(AssertSqlSafe($store::fts_insert(cases.len())));
             for (c, j) in cases.iter().zip(jobs) {
@@ -649,7 +672,7 @@ macro_rules! impl_case_store {
             }
             insert_side_effects(tx, now, &notes, &outbox).await?;
 
-            let events: Vec<AuditEvent> = cases
+            let audits: Vec<AuditEvent> = cases
                 .iter()
                 .map(|c| {
                     let mut ev = AuditEvent::new("case.create", "case", c.number.clone());
@@ -657,7 +680,7 @@ macro_rules! impl_case_store {
                     ev
                 })
                 .collect();
-            let entries: Vec<(&Actor, &AuditEvent)> = jobs.iter().map(|j| &j.actor).zip(&events).collect();
+            let entries: Vec<(&Actor, &AuditEvent)> = jobs.iter().map(|j| &j.actor).zip(&audits).collect();
             append_audits(tx, now, &entries).await?;
 
             let mut aggregates = Delta::default();
@@ -665,7 +688,7 @@ macro_rules! impl_case_store {
                 aggregates.add(&contribution_of(c, now, tz)?, 1);
             }
             apply_delta(tx, &aggregates).await?;
-            Ok(cases)
+            Ok(cases.into_iter().zip(reports.into_iter().map(Some)).collect())
         }
 
         /// Starts the case writer: it takes the creations waiting (up to [`GROUP_COMMIT_MAX`]),
@@ -703,7 +726,7 @@ macro_rules! impl_case_store {
             now: i64,
             tz: &jiff::tz::TimeZone,
             batch: &[CreateJob],
-        ) -> Vec<StoreResult<(Case, bool)>> {
+        ) -> Vec<StoreResult<(Case, Option<CaseEvent>)>> {
             let fail_all = |e: StoreError| batch.iter().map(|_| Err(e.copy())).collect();
             let mut tx = match $store::begin_write_on(pool).await {
                 Ok(tx) => tx,
@@ -1162,7 +1185,7 @@ macro_rules! impl_case_store {
                 new: NewCase,
                 notifications: &[NewNotification],
                 outbox: &[NewOutbox],
-            ) -> StoreResult<(Case, bool)> {
+            ) -> StoreResult<(Case, Option<CaseEvent>)> {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 let job = CreateJob {
                     actor: actor.clone(),

@@ -25,7 +25,7 @@ pub(crate) struct CreateJob {
     pub words: String,
     pub notifications: Vec<NewNotification>,
     pub outbox: Vec<NewOutbox>,
-    pub reply: tokio::sync::oneshot::Sender<StoreResult<(crate::Case, bool)>>,
+    pub reply: tokio::sync::oneshot::Sender<StoreResult<(Case, Option<CaseEvent>)>>,
 }
 
 /// Most creations committed together.
@@ -91,7 +91,8 @@ pub trait CaseStore: Send + Sync {
     async fn media_cases(&self, id: i64) -> StoreResult<Vec<i64>>;
 
     // ---- cases ----
-    /// Creates the case, or returns the one already created with its `client_id` (`false`).
+    /// Creates the case and answers it with its report event, or answers the one already
+    /// created with its `client_id` (no event).
     /// The store numbers it (`case.number` gives the day prefix) and puts the number in front of
     /// each notification's body and into the outbox payloads' `case`.
     async fn case_create(
@@ -100,7 +101,7 @@ pub trait CaseStore: Send + Sync {
         new: NewCase,
         notifications: &[NewNotification],
         outbox: &[NewOutbox],
-    ) -> StoreResult<(Case, bool)>;
+    ) -> StoreResult<(Case, Option<CaseEvent>)>;
     async fn case_get(&self, id: i64) -> StoreResult<Case>;
     async fn case_by_tracking(&self, code: &str) -> StoreResult<Case>;
     async fn case_events(&self, id: i64) -> StoreResult<Vec<CaseEvent>>;

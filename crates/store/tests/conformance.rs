@@ -1668,7 +1668,7 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
         };
 
         // the same client id twice gives one case; numbers run per day
-        let (a, created) = s
+        let (a, report) = s
             .case_create(
                 &admin(),
                 sample_case(&grid, "client-0001", "resident", 33.0, 119.0),
@@ -1677,9 +1677,14 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
             )
             .await
             .unwrap();
-        assert!(created, "{}", db.name);
+        assert_eq!(
+            report.map(|e| vec![e]),
+            Some(s.case_events(a.id).await.unwrap()),
+            "{}: a new case comes with its report event as saved",
+            db.name
+        );
         assert_eq!(a.number, "20260101-00001");
-        let (again, created) = s
+        let (again, report) = s
             .case_create(
                 &admin(),
                 sample_case(&grid, "client-0001", "resident", 33.0, 119.0),
@@ -1688,7 +1693,7 @@ async fn cases_are_created_once_saved_by_version_and_listed_by_territory() {
             )
             .await
             .unwrap();
-        assert!(!created);
+        assert!(report.is_none());
         assert_eq!(again.id, a.id);
         let (b, _) = s
             .case_create(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use wangge_domain::case_flow::{CaseAction, CaseState, Flow, Party};
 use wangge_domain::sla::Alert;
 use wangge_geo::crs::to_wgs84;
-use wangge_store::{Case, NearbyQuery, NewCase, NewCaseEvent, Unit};
+use wangge_store::{Case, CaseEvent, NearbyQuery, NewCase, NewCaseEvent, Unit};
 
 /// Longest description, in characters.
 pub const DESCRIPTION_MAX: usize = 4000;
@@ -267,8 +267,13 @@ fn errand_detail(st: &AppState, e: &Errand, now_ms: i64) -> ApiResult<Value> {
     }))
 }
 
-/// Creates the case for a report, or returns the one its client id already made (`false`).
-pub async fn submit(st: &AppState, who: Reporter<'_>, r: Report) -> ApiResult<(Case, bool)> {
+/// Creates the case for a report and answers it with its report event, or answers the one its
+/// client id already made (no event).
+pub async fn submit(
+    st: &AppState,
+    who: Reporter<'_>,
+    r: Report,
+) -> ApiResult<(Case, Option<CaseEvent>)> {
     check_client_id(&r.client_id)?;
     check_text("description", &r.description, DESCRIPTION_MAX, true)?;
     check_text("address", &r.address, 200, false)?;

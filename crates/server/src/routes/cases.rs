@@ -61,18 +61,19 @@ fn sees_reporter(case: &Case, acting: &Acting) -> bool {
     centre || (!case.confidential && !acting.parties.is_empty())
 }
 
-/// The case with its history, departments and merged duplicates. `created`: the case was made
-/// just now, so it has no departments or duplicates yet (two reads fewer on the intake path).
+/// The case with its history, departments and merged duplicates. `report`: the case was made
+/// just now with this event, so it has no other history, departments or duplicates yet (no reads
+/// on the intake path).
 async fn detail(
     st: &AppState,
     case: Case,
     acting: &Acting,
-    created: bool,
+    report: Option<CaseEvent>,
 ) -> ApiResult<CaseDetail> {
-    let events = st.store.case_events(case.id).await?;
-    let (assignments, merged) = if created {
-        (vec![], vec![])
+    let (events, assignments, merged) = if let Some(e) = report {
+        (vec![e], vec![], vec![])
     } else {
+        let events = st.store.case_events(case.id).await?;
         let merged = st
             .store
             .case_list(&CaseFilter {
@@ -88,7 +89,7 @@ async fn detail(
                 number: c.number,
             })
             .collect();
-        (st.store.case_assignments(case.id).await?, merged)
+        (events, st.store.case_assignments(case.id).await?, merged)
     };
     let reporter = sees_reporter(&case, acting).then(|| ReporterView {
         name: case.reporter_name.clone(),
@@ -131,20 +132,15 @@ pub async fn create(
     caller: Caller,
     Json(r): Json<Report>,
 ) -> ApiResult<(StatusCode, axum::Json<CaseDetail>)> {
-    let (case, created) = intake::submit(&st, Reporter::Staff { caller: &caller }, r).await?;
-    let acting = if created {
-        engine::acting_on_new(&caller, &case)
+    let (case, report) = intake::submit(&st, Reporter::Staff { caller: &caller }, r).await?;
+    let (acting, status) = if report.is_some() {
+        (engine::acting_on_new(&caller, &case), StatusCode::CREATED)
     } else {
-        engine::acting(&st, &caller, &case).await?
-    };
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+        (engine::acting(&st, &caller, &case).await?, StatusCode::OK)
     };
     Ok((
         status,
-        axum::Json(detail(&st, case, &acting, created).await?),
+        axum::Json(detail(&st, case, &acting, report).await?),
     ))
 }
 
@@ -306,7 +302,7 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<CaseDetail>> {
     let (case, acting) = readable(&st, &caller, id).await?;
-    Ok(axum::Json(detail(&st, case, &acting, false).await?))
+    Ok(axum::Json(detail(&st, case, &acting, None).await?))
 }
 
 fn parse_action(s: &str) -> ApiResult<CaseAction> {
@@ -339,10 +335,10 @@ pub async fn act(
     if action == CaseAction::Rate {
         // an unsatisfied follow-up call reopens the case where the rules say so
         let case = crate::cases::engine::after_rating(&st, &acting, case).await?;
-        return Ok(axum::Json(detail(&st, case, &acting, false).await?));
+        return Ok(axum::Json(detail(&st, case, &acting, None).await?));
     }
     let acting = engine::acting(&st, &caller, &case).await?;
-    Ok(axum::Json(detail(&st, case, &acting, false).await?))
+    Ok(axum::Json(detail(&st, case, &acting, None).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -176,7 +176,7 @@ async fn receive(
         ApiError::new("malformed_json").msg(format!("the event must be a JSON object: {e}"))
     })?;
     let (report, rule) = report_of(system, &event)?;
-    let (case, created) = intake::submit(
+    let (case, report) = intake::submit(
         st,
         Reporter::External {
             system,
@@ -185,6 +185,7 @@ async fn receive(
         report,
     )
     .await?;
+    let created = report.is_some();
     let status = if created {
         StatusCode::CREATED
     } else {

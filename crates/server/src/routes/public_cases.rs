@@ -41,8 +41,8 @@ pub async fn report(
         return Err(ApiError::new("unknown_field")
             .msg("channel, handling_code, on_spot and errand are for staff"));
     }
-    let (case, created) = intake::submit(&st, Reporter::Resident { ip }, r).await?;
-    let status = if created {
+    let (case, report) = intake::submit(&st, Reporter::Resident { ip }, r).await?;
+    let status = if report.is_some() {
         StatusCode::CREATED
     } else {
         StatusCode::OK

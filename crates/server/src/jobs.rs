@@ -35,7 +35,8 @@ pub async fn tick(st: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs [`tick`] at start and every minute, until the process ends.
+/// Runs [`tick`] at start and every minute, until the process ends; after each round the
+/// allocator's free pages go back to the system.
 pub fn spawn(st: AppState) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -44,6 +45,8 @@ pub fn spawn(st: AppState) {
             if let Err(e) = tick(&st).await {
                 tracing::error!("scheduled work failed: {e:#}");
             }
+            // the first round follows the start-up work (classifier training, grid index)
+            crate::memory::release_free_memory();
         }
     });
 }

@@ -9,6 +9,7 @@ pub mod external;
 mod extract;
 pub mod grid_index;
 pub mod jobs;
+pub mod memory;
 mod open311;
 mod routes;
 pub mod state;

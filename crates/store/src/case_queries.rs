@@ -76,9 +76,8 @@ pub(crate) const CASE_FIXED: [&str; 13] = [
 ];
 
 // a whole group of creations fits in one INSERT (SQLite allows 32,766 arguments)
-const _: () = assert!(
-    (CASE_FIXED.len() + CHANGING.len()) * crate::case_store::GROUP_COMMIT_MAX <= 32_766
-);
+const _: () =
+    assert!((CASE_FIXED.len() + CHANGING.len()) * crate::case_store::GROUP_COMMIT_MAX <= 32_766);
 
 /// `INSERT INTO cases` of `rows` cases, the [`CASE_FIXED`] columns first, then [`CHANGING`].
 pub(crate) fn case_insert_sql(rows: usize, positional: bool) -> String {
@@ -523,7 +522,7 @@ macro_rules! impl_case_store {
         /// What happens to one creation of a group.
         enum Plan {
             /// Its client id has a case already (saved before, read back).
-            Existing(Case),
+            Existing(Box<Case>),
             /// New: the `k`th case inserted.
             New(usize),
             /// Its client id came earlier in the group: the answer of the `k`th new case.
@@ -558,7 +557,7 @@ macro_rules! impl_case_store {
             for j in jobs {
                 let client = j.new.case.client_id.as_str();
                 plans.push(if let Some(&id) = saved.get(client) {
-                    Plan::Existing(case_in(tx, id).await?)
+                    Plan::Existing(Box::new(case_in(tx, id).await?))
                 } else if let Some(&k) = first.get(client) {
                     Plan::Again(k)
                 } else {
@@ -571,7 +570,7 @@ macro_rules! impl_case_store {
             Ok(plans
                 .into_iter()
                 .map(|p| match p {
-                    Plan::Existing(c) => (c, None),
+                    Plan::Existing(c) => (*c, None),
                     Plan::New(k) => (made[k].0.clone(), made[k].1.take()),
                     Plan::Again(k) => (made[k].0.clone(), None),
                 })

@@ -81,7 +81,7 @@ struct Doc<'a> {
     weight: f64,
     /// Examples count towards the label prior, keywords do not.
     is_example: bool,
-    raw: Vec<(String, f64)>,
+    text: &'a str,
 }
 
 /// The raw (unweighted) features of `text` with their multiplicities: `w` + word, `c` + char,
@@ -141,7 +141,7 @@ impl Classifier {
                 label: l,
                 weight: 1.0,
                 is_example: true,
-                raw: raw_features(t, &options),
+                text: t,
             })
             .collect();
         for (l, words) in keywords {
@@ -150,20 +150,32 @@ impl Classifier {
                     label: l,
                     weight: options.keyword_weight,
                     is_example: false,
-                    raw: raw_features(w, &options),
+                    text: w,
                 });
             }
         }
-        let mut df: HashMap<&str, u32> = HashMap::new();
-        for d in &docs {
-            let mut names: Vec<&str> = d.raw.iter().map(|(f, _)| f.as_str()).collect();
-            names.sort_unstable();
-            names.dedup();
-            for f in names {
-                *df.entry(f).or_default() += 1;
+        // Two passes over the texts, each document's features made again in the second, so that
+        // only the vocabulary is kept between them: holding every document's features at once
+        // (a string per feature) took about 5 kB per document, 100 MB for the 20,000 closed
+        // cases a server retrains on (BENCHMARKS.md, B5).
+        // feature → (documents with it, the last document counted)
+        let mut df: HashMap<String, (u32, usize)> = HashMap::new();
+        for (i, d) in docs.iter().enumerate() {
+            for (f, _) in raw_features(d.text, &options) {
+                match df.get_mut(f.as_str()) {
+                    Some((n, last)) => {
+                        if *last != i {
+                            *n += 1;
+                            *last = i;
+                        }
+                    }
+                    None => {
+                        df.insert(f, (1, i));
+                    }
+                }
             }
         }
-        let mut names: Vec<(&str, u32)> = df.into_iter().collect();
+        let mut names: Vec<(String, u32)> = df.into_iter().map(|(f, (n, _))| (f, n)).collect();
         names.sort_unstable();
         let n_docs = docs.len() as f64;
         let features = names
@@ -177,29 +189,38 @@ impl Classifier {
                 seen: Vec::new(),
             })
             .collect();
-        let vocab = names
-            .iter()
-            .enumerate()
-            .map(|(i, (f, _))| ((*f).to_owned(), u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
         let mut c = Self {
             options,
-            vocab,
+            vocab: BTreeMap::new(),
             features,
             labels: Vec::new(),
         };
 
         // Per label: training documents and weighted feature totals.
         let mut per: BTreeMap<&str, (f64, BTreeMap<u32, f64>)> = BTreeMap::new();
-        for d in &docs {
-            let e = per.entry(d.label).or_default();
-            if d.is_example {
-                e.0 += 1.0;
-            }
-            for (id, x) in c.vectorise(&d.raw) {
-                *e.1.entry(id).or_default() += d.weight * x;
+        {
+            // a hash index of the sorted vocabulary for the second pass (ids are positions)
+            let ids: HashMap<&str, u32> = names
+                .iter()
+                .enumerate()
+                .map(|(i, (f, _))| (f.as_str(), u32::try_from(i).unwrap_or(u32::MAX)))
+                .collect();
+            for d in &docs {
+                let e = per.entry(d.label).or_default();
+                if d.is_example {
+                    e.0 += 1.0;
+                }
+                let raw = raw_features(d.text, &options);
+                for (id, x) in c.weigh(Self::merge(&raw, |f| ids.get(f).copied())) {
+                    *e.1.entry(id).or_default() += d.weight * x;
+                }
             }
         }
+        c.vocab = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, (f, _))| (f, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
         let alpha = options.alpha;
         let v = c.vocab.len() as f64;
         let total_docs: f64 = per.values().map(|(n, _)| n).sum();
@@ -222,14 +243,19 @@ impl Classifier {
         c
     }
 
-    /// Known features of `raw`, merged, IDF-weighted and (optionally) L2-normalised.
-    fn vectorise(&self, raw: &[(String, f64)]) -> Vec<(u32, f64)> {
+    /// The known features of `raw` (looked up by `id`) with their multiplicities summed.
+    fn merge(raw: &[(String, f64)], id: impl Fn(&str) -> Option<u32>) -> BTreeMap<u32, f64> {
         let mut merged: BTreeMap<u32, f64> = BTreeMap::new();
         for (f, x) in raw {
-            if let Some(&id) = self.vocab.get(f) {
+            if let Some(id) = id(f) {
                 *merged.entry(id).or_default() += x;
             }
         }
+        merged
+    }
+
+    /// Merged features IDF-weighted and (optionally) L2-normalised.
+    fn weigh(&self, merged: BTreeMap<u32, f64>) -> Vec<(u32, f64)> {
         let mut v: Vec<(u32, f64)> = merged
             .into_iter()
             .map(|(id, x)| {
@@ -248,6 +274,11 @@ impl Classifier {
             }
         }
         v
+    }
+
+    /// Known features of `raw`, merged, IDF-weighted and (optionally) L2-normalised.
+    fn vectorise(&self, raw: &[(String, f64)]) -> Vec<(u32, f64)> {
+        self.weigh(Self::merge(raw, |f| self.vocab.get(f).copied()))
     }
 
     /// The known labels, sorted.
@@ -364,6 +395,26 @@ mod tests {
                 assert!((pa - pb).abs() < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn document_frequency_counts_each_document_once() {
+        let o = TrainOptions {
+            word_weight: 0.0,
+            char_bigrams: false,
+            ..TrainOptions::default()
+        };
+        let c = Classifier::train_with(&ex(&[("a", "灯灯灯"), ("a", "灯"), ("b", "井")]), &[], o);
+        let idf = |f: &str| {
+            c.vocab
+                .get(f)
+                .and_then(|&i| c.features.get(i as usize))
+                .map(|f| f.idf)
+        };
+        // three documents: 灯 in two of them (three times in the first), 井 in one
+        assert_eq!(idf("c灯"), Some(((1.0f64 + 3.0) / (1.0 + 2.0)).ln() + 1.0));
+        assert_eq!(idf("c井"), Some(((1.0f64 + 3.0) / (1.0 + 1.0)).ln() + 1.0));
+        assert_eq!(c.suggest("路灯", 1)[0].0, "a");
     }
 
     #[test]

@@ -50,20 +50,20 @@ impl Contribution {
 }
 
 /// `(unit, state, category, overdue)` → change of `n`.
-pub(crate) type CountKey = (i64, String, String, bool);
+pub type CountKey = (i64, String, String, bool);
 /// `(unit, day)` → change of (reported, closed).
-pub(crate) type DayKey = (i64, String);
+pub type DayKey = (i64, String);
 
 /// The changes of a write, merged by key (a multi-row upsert must not name a row twice).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Delta {
+pub struct Delta {
     pub counts: BTreeMap<CountKey, i64>,
     pub days: BTreeMap<DayKey, (i64, i64)>,
 }
 
 impl Delta {
     /// Adds `sign` × the contribution.
-    pub fn add(&mut self, c: &Contribution, sign: i64) {
+    pub(crate) fn add(&mut self, c: &Contribution, sign: i64) {
         for &u in &c.units {
             *self
                 .counts
@@ -77,7 +77,7 @@ impl Delta {
     }
 
     /// The change from `old` (none for a new case) to `new`.
-    pub fn between(old: Option<&Contribution>, new: &Contribution) -> Self {
+    pub(crate) fn between(old: Option<&Contribution>, new: &Contribution) -> Self {
         let mut d = Delta::default();
         if old == Some(new) {
             return d;
@@ -94,7 +94,7 @@ impl Delta {
     /// The upserts applying the change, one chunk at a time: (SQL, arguments) of chunk `i` of
     /// `self.counts` then `self.days`, built only when asked for (a rebuild has millions).
     /// `positional`: `?` placeholders (SQLite), else `$n`.
-    pub fn statements(&self, positional: bool) -> impl Iterator<Item = (String, Args)> + '_ {
+    pub(crate) fn statements(&self, positional: bool) -> impl Iterator<Item = (String, Args)> + '_ {
         let counts: Vec<_> = self.counts.iter().collect();
         let days: Vec<_> = self.days.iter().collect();
         let n_counts = counts.len().div_ceil(UPSERT_ROWS);
@@ -178,8 +178,9 @@ impl DayCache {
     }
 }
 
-/// Case rows grouped by their own unit, expanded to the ancestors once per group.
-pub(crate) struct Grouped {
+/// Case rows grouped by their own unit, expanded to the ancestors once per group: the recount
+/// of `wangge check`, and the bulk generator of the benchmarks (which writes the tables from it).
+pub struct Grouped {
     cells: std::collections::HashMap<(String, String, String, bool), i64>,
     days: std::collections::HashMap<(String, String), (i64, i64)>,
     day: DayCache,

@@ -22,7 +22,7 @@ mod sqlite;
 pub mod testing;
 mod types;
 
-pub use aggregates::unit_tokens;
+pub use aggregates::{CountKey, DayKey, Delta, Grouped, unit_tokens};
 pub use case_queries::LIST_COUNT_LIMIT;
 pub use case_store::{CaseStore, NewMedia};
 pub use case_types::*;

@@ -9,6 +9,10 @@ pub(crate) const SQLITE: Migrations = &[
     (3, include_str!("../migrations/sqlite/0003_cases.sql")),
     (4, include_str!("../migrations/sqlite/0004_external.sql")),
     (5, include_str!("../migrations/sqlite/0005_aggregates.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_case_list_index.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
@@ -22,5 +26,9 @@ pub(crate) const POSTGRES: Migrations = &[
     (
         5,
         include_str!("../migrations/postgres/0005_aggregates.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_case_list_index.sql"),
     ),
 ];

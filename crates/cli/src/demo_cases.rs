@@ -2420,6 +2420,7 @@ pub async fn seed_cases(
         // no external systems exist yet, so none hears of the past
         external: Arc::default(),
         caches: Arc::default(),
+        in_flight: state.in_flight.clone(),
     };
     sim.load_grids().await?;
     sim.cases.load(sim.store.as_ref(), &sim.config).await?;

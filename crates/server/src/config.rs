@@ -3,6 +3,7 @@
 //! ```toml
 //! time_zone = "Asia/Shanghai"
 //! secure_cookies = false        # true behind a TLS-terminating proxy
+//! max_requests_in_flight = 512  # API requests served at once; more are answered 503 `overloaded`
 //! [security]
 //! password_min_length = 8
 //! password_min_classes = 3
@@ -69,6 +70,9 @@ pub struct Config {
     pub session_idle_ms: i64,
     pub time_zone: jiff::tz::TimeZone,
     pub secure_cookies: bool,
+    /// API requests served at once; one more is answered `503 overloaded` at once, so an
+    /// overload costs neither memory nor the latency of those already admitted.
+    pub max_requests_in_flight: usize,
     pub public_url: Option<String>,
     pub grids: GridConfig,
     pub map: MapConfig,
@@ -239,11 +243,16 @@ impl Default for MapConfig {
     }
 }
 
+/// Enough for a province's command centres and grid workers at their busiest (requests take
+/// milliseconds), and a bound on what an overload holds in memory (BENCHMARKS.md, B5).
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 512;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     time_zone: Option<String>,
     secure_cookies: Option<bool>,
+    max_requests_in_flight: Option<usize>,
     #[serde(default)]
     security: Security,
     levels: Option<Vec<Level>>,
@@ -297,6 +306,7 @@ fn unreachable_default() -> Config {
         session_idle_ms: 30 * 60_000,
         time_zone: jiff::tz::TimeZone::UTC,
         secure_cookies: false,
+        max_requests_in_flight: DEFAULT_MAX_REQUESTS_IN_FLIGHT,
         public_url: None,
         grids: GridConfig::default(),
         map: MapConfig::default(),
@@ -360,6 +370,13 @@ impl Config {
             );
         }
         f.cases.check()?;
+        let max_requests_in_flight = f
+            .max_requests_in_flight
+            .unwrap_or(DEFAULT_MAX_REQUESTS_IN_FLIGHT);
+        anyhow::ensure!(
+            max_requests_in_flight >= 16,
+            "max_requests_in_flight must be at least 16"
+        );
         anyhow::ensure!(
             (1..=30).contains(&f.external.webhook_attempts),
             "webhook_attempts must be 1-30"
@@ -379,6 +396,7 @@ impl Config {
             session_idle_ms: s.session_idle_minutes * 60_000,
             time_zone,
             secure_cookies: f.secure_cookies.unwrap_or(false),
+            max_requests_in_flight,
             public_url: f.public_url.map(|u| u.trim_end_matches('/').to_string()),
             grids: f.grids,
             map: f.map,

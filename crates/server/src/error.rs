@@ -222,6 +222,12 @@ pub const CATALOGUE: &[(&str, u16, &str, &str)] = &[
     ),
     ("bad_parameter", 400, "A parameter is invalid", "参数无效"),
     (
+        "overloaded",
+        503,
+        "The server is serving as many requests as it can; retry in a moment",
+        "服务器繁忙，请稍后重试",
+    ),
+    (
         "database_unavailable",
         503,
         "The database cannot be reached",

@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(body_limit))
         .layer(axum::middleware::from_fn(run_to_completion))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .route(
             "/api/openapi.json",
             get(
@@ -92,6 +93,30 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Admits an API request while fewer than `max_requests_in_flight` are being served, else
+/// answers `503 overloaded` at once: under overload the admitted requests keep their latency and
+/// the server its memory, and clients retry (an intake client with the same client id).
+async fn admit(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    match st.in_flight.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let resp = next.run(req).await;
+            drop(permit);
+            resp
+        }
+        Err(_) => error::ApiError::new("overloaded")
+            .details(serde_json::json!({ "retry_after_s": 1 }))
+            .into_response(),
+    }
 }
 
 /// Runs every API request to its end even when the client goes away: a dropped connection must

@@ -21,11 +21,14 @@ pub struct AppState {
     pub external: Arc<ExternalRuntime>,
     /// Callers, unit chains and role holders; cleared on writes that may change them.
     pub caches: Arc<Caches>,
+    /// Permits of the API requests being served (`Config::max_requests_in_flight`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> Self {
         AppState {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_requests_in_flight)),
             store,
             config: Arc::new(config),
             clock,

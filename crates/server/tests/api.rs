@@ -1617,3 +1617,30 @@ async fn changes_made_elsewhere_are_seen_after_the_time_to_live() {
         );
     }
 }
+
+#[tokio::test]
+async fn overload_is_refused_at_once_with_a_code() {
+    for env in envs_with(|c| c.max_requests_in_flight = 16).await {
+        // every permit taken: as if 16 requests were being served
+        let held = env
+            .state
+            .in_flight
+            .clone()
+            .acquire_many_owned(16)
+            .await
+            .unwrap();
+        let mut c = Client::new(&env);
+        let r = c.login("admin", ADMIN_PW).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", env.name);
+        assert_eq!(code(&r), "overloaded");
+        assert_eq!(r.body["message_zh"], "服务器繁忙，请稍后重试");
+        assert_eq!(r.headers[header::RETRY_AFTER], "1");
+        assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+        drop(held);
+        let r = c.login("admin", ADMIN_PW).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", env.name, r.text);
+        // a finished request gives its permit back
+        assert_eq!(env.state.in_flight.available_permits(), 16);
+    }
+    assert!(Config::parse("max_requests_in_flight = 8").is_err());
+}

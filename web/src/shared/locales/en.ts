@@ -566,6 +566,7 @@ const en: Messages = {
     unknown_field: 'The request has a field that is not supported',
     bad_parameter: 'Invalid parameter',
     database_unavailable: 'The database is unavailable; try again later',
+    overloaded: 'The server is busy; try again in a moment',
     internal_error: 'Internal server error; contact your administrator',
     no_boundary: 'The unit has no boundary at that date',
     case_not_found: 'Case not found',

@@ -565,6 +565,7 @@ const zhCN = {
     unknown_field: '请求包含不支持的字段',
     bad_parameter: '参数不正确',
     database_unavailable: '数据库暂时不可用，请稍后再试',
+    overloaded: '服务器繁忙，请稍后再试',
     internal_error: '服务器内部错误，请联系管理员',
     no_boundary: '该单元在此日期没有边界',
     case_not_found: '未找到该案件',

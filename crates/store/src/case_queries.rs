@@ -356,7 +356,7 @@ macro_rules! impl_case_store {
             })
         }
 
-        async fn department_in(tx: &mut Tx, id: i64) -> StoreResult<Department> {
+        async fn department_in(tx: &mut Tx<'_>, id: i64) -> StoreResult<Department> {
             let sql = format!("{DEPARTMENT_SELECT} WHERE d.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?
                 .ok_or(StoreError::NotFound("department"))?;
@@ -388,7 +388,7 @@ macro_rules! impl_case_store {
             })
         }
 
-        async fn case_in(tx: &mut Tx, id: i64) -> StoreResult<Case> {
+        async fn case_in(tx: &mut Tx<'_>, id: i64) -> StoreResult<Case> {
             let sql = format!("{CASE_SELECT} WHERE c.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await?
                 .ok_or(StoreError::NotFound("case"))?;
@@ -397,7 +397,7 @@ macro_rules! impl_case_store {
 
         /// Events, each with its case id (one event per case), in one statement (at most
         /// 1,000: 11,000 arguments); answers the saved events in the order given.
-        async fn insert_events(tx: &mut Tx, now: i64, events: &[(i64, &NewCaseEvent)]) -> StoreResult<Vec<CaseEvent>> {
+        async fn insert_events(tx: &mut Tx<'_>, now: i64, events: &[(i64, &NewCaseEvent)]) -> StoreResult<Vec<CaseEvent>> {
             let sql = format!(
                 "INSERT INTO case_events (case_id, at, actor_id, actor_name, party, action, \
                  from_state, to_state, note, data, media) VALUES {} RETURNING id, case_id",
@@ -446,7 +446,7 @@ macro_rules! impl_case_store {
         /// Notifications (each with its case id) and outbox messages, up to 1,000 rows per
         /// statement.
         async fn insert_side_effects(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             now: i64,
             notes: &[(i64, NewNotification)],
             outbox: &[NewOutbox],
@@ -493,7 +493,7 @@ macro_rules! impl_case_store {
             ))
         }
 
-        async fn apply_delta(tx: &mut Tx, d: &Delta) -> StoreResult<()> {
+        async fn apply_delta(tx: &mut Tx<'_>, d: &Delta) -> StoreResult<()> {
             for (sql, args) in d.statements($positional) {
                 bind_args(sqlx::query(AssertSqlSafe(sql)), args).execute(&mut **tx).await?;
             }
@@ -511,7 +511,7 @@ macro_rules! impl_case_store {
             format!("{words} {}", unit_tokens(unit_path))
         }
 
-        async fn index_words(tx: &mut Tx, id: i64, words: &str, replace: bool) -> StoreResult<()> {
+        async fn index_words(tx: &mut Tx<'_>, id: i64, words: &str, replace: bool) -> StoreResult<()> {
             if replace {
                 sqlx::query($store::FTS_DELETE).bind(id).execute(&mut **tx).await?;
             }
@@ -533,7 +533,7 @@ macro_rules! impl_case_store {
         /// are; a client id seen before answers the case it made. Any error fails them all (the
         /// writer then runs them one by one to find the culprit).
         async fn cases_create_in(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             now: i64,
             tz: &jiff::tz::TimeZone,
             jobs: &[&CreateJob],
@@ -577,34 +577,48 @@ macro_rules! impl_case_store {
                 .collect())
         }
 
+        /// The last number given on the day of `prefix`: from `case_number_days`, else (a day
+        /// numbered before that table, or by the generator) the day's longest, then highest,
+        /// number (text order alone puts -99999 after -100000).
+        async fn last_number(tx: &mut Tx<'_>, prefix: &str) -> StoreResult<i64> {
+            let kept: Option<i64> = sqlx::query_scalar("SELECT last FROM case_number_days WHERE prefix = $1")
+                .bind(prefix)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some(n) = kept {
+                return Ok(n);
+            }
+            let highest: Option<String> = sqlx::query_scalar(
+                "SELECT number FROM cases WHERE number > $1 AND number < $2 \
+                 ORDER BY LENGTH(number) DESC, number DESC LIMIT 1",
+            )
+            .bind(format!("{prefix}-"))
+            .bind(format!("{prefix}."))
+            .fetch_optional(&mut **tx)
+            .await?;
+            Ok(highest
+                .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<i64>().ok()))
+                .unwrap_or(0))
+        }
+
         /// Inserts new cases (distinct client ids, none saved yet) with their report events,
         /// search words, notifications, outbox messages, audit entries and aggregates. The
         /// answers are the cases as given with what the store sets (id, number and times), and
         /// their report events.
         async fn insert_cases(
-            tx: &mut Tx,
+            tx: &mut Tx<'_>,
             now: i64,
             tz: &jiff::tz::TimeZone,
             jobs: &[&CreateJob],
         ) -> StoreResult<Vec<(Case, Option<CaseEvent>)>> {
             // numbers run per day: <prefix>-00001; the caller gives the prefix (the local date)
-            let mut next: HashMap<&str, u64> = HashMap::new();
+            let mut next: HashMap<&str, i64> = HashMap::new();
             let mut cases = Vec::with_capacity(jobs.len());
             for j in jobs {
                 let prefix = j.new.case.number.as_str();
                 if !next.contains_key(prefix) {
-                    let last: Option<String> = sqlx::query(
-                        "SELECT MAX(number) AS n FROM cases WHERE number > $1 AND number < $2",
-                    )
-                    .bind(format!("{prefix}-"))
-                    .bind(format!("{prefix}."))
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get("n")?;
-                    let seq = last
-                        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()))
-                        .unwrap_or(0);
-                    next.insert(prefix, seq);
+                    let last = last_number(tx, prefix).await?;
+                    next.insert(prefix, last);
                 }
                 let seq = next.get_mut(prefix).expect("inserted above");
                 *seq += 1;
@@ -614,6 +628,16 @@ macro_rules! impl_case_store {
                 c.updated_at = now;
                 c.version = 1;
                 cases.push(c);
+            }
+            for (prefix, last) in &next {
+                sqlx::query(
+                    "INSERT INTO case_number_days (prefix, last) VALUES ($1, $2) \
+                     ON CONFLICT (prefix) DO UPDATE SET last = excluded.last",
+                )
+                .bind(*prefix)
+                .bind(*last)
+                .execute(&mut **tx)
+                .await?;
             }
 
             let mut q = sqlx::query(AssertSqlSafe(case_insert_sql(cases.len(), $positional)));
@@ -691,14 +715,27 @@ macro_rules! impl_case_store {
         }
 
         /// Starts the case writer: it takes the creations waiting (up to [`GROUP_COMMIT_MAX`]),
-        /// writes them in one transaction and answers each only after the commit, so concurrent
-        /// reports share one durable commit without weakening what an acknowledgement means.
+        /// writes them in one transaction and answers each only after the commit is on disk, so
+        /// concurrent reports share one durable commit without weakening what an acknowledgement
+        /// means.
+        ///
+        /// With `wal` (SQLite), a group commits without waiting for the disk and a syncer flushes
+        /// the WAL file before answering, so the next group is written while the last one is
+        /// flushed; one flush may cover several groups. Every other write keeps committing with
+        /// its own flush (and flushes the groups before it).
         pub(super) fn spawn_case_writer(
             pool: sqlx::Pool<$db>,
             clock: std::sync::Arc<dyn wangge_domain::clock::Clock>,
             tz: jiff::tz::TimeZone,
+            wal: Option<std::path::PathBuf>,
         ) -> tokio::sync::mpsc::Sender<CreateJob> {
+            type Answered = Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>;
             let (send, mut jobs) = tokio::sync::mpsc::channel::<CreateJob>(4 * GROUP_COMMIT_MAX);
+            // groups committed and waiting for the flush (a few, so the writer cannot run far ahead)
+            let (to_sync, synced) = tokio::sync::mpsc::channel::<Answered>(4);
+            if let Some(wal) = wal.clone() {
+                tokio::spawn(sync_and_answer(wal, synced));
+            }
             tokio::spawn(async move {
                 while let Some(first) = jobs.recv().await {
                     let mut batch = vec![first];
@@ -708,26 +745,94 @@ macro_rules! impl_case_store {
                             Err(_) => break,
                         }
                     }
-                    let results = write_batch(&pool, clock.now_ms(), &tz, &batch).await;
-                    for (job, r) in batch.into_iter().zip(results) {
-                        // the caller may have gone away; its case is saved all the same
-                        let _ = job.reply.send(r);
+                    let results = write_group(&pool, clock.now_ms(), &tz, &batch, wal.is_some()).await;
+                    let answered: Answered = batch.into_iter().zip(results).collect();
+                    if wal.is_none() {
+                        answer(answered);
+                    } else if let Err(e) = to_sync.send(answered).await {
+                        // the syncer is gone (shutting down): answer without the flush's word
+                        answer(e.0);
                     }
                 }
             });
             send
         }
 
+        fn answer(answered: Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>) {
+            for (job, r) in answered {
+                // the caller may have gone away; its case is saved all the same
+                let _ = job.reply.send(r);
+            }
+        }
+
+        /// Flushes the WAL file after each committed group (and the groups committed meanwhile),
+        /// then answers their creations; a failed flush fails them (their client ids make a retry
+        /// safe).
+        async fn sync_and_answer(
+            wal: std::path::PathBuf,
+            mut synced: tokio::sync::mpsc::Receiver<Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>>,
+        ) {
+            while let Some(first) = synced.recv().await {
+                let mut groups = vec![first];
+                while let Ok(g) = synced.try_recv() {
+                    groups.push(g);
+                }
+                let path = wal.clone();
+                let flushed = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                for g in groups {
+                    match &flushed {
+                        Ok(()) => answer(g),
+                        Err(e) => {
+                            tracing::error!("flushing the WAL file {} failed: {e}", wal.display());
+                            let failed = StoreError::Unavailable(format!("flushing the write-ahead log failed: {e}"));
+                            answer(g.into_iter().map(|(j, r)| {
+                                let r = r.and(Err(failed.copy()));
+                                (j, r)
+                            }).collect());
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Writes a group on the writer connection; with `relaxed`, its commit does not wait for
+        /// the disk (the caller flushes before answering), and the connection is set back to
+        /// full flushes for every other writer, or closed if that fails.
+        async fn write_group(
+            pool: &sqlx::Pool<$db>,
+            now: i64,
+            tz: &jiff::tz::TimeZone,
+            batch: &[CreateJob],
+            relaxed: bool,
+        ) -> Vec<StoreResult<(Case, Option<CaseEvent>)>> {
+            let fail_all = |e: StoreError| batch.iter().map(|_| Err(e.copy())).collect();
+            let mut conn = match pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => return fail_all(e.into()),
+            };
+            if relaxed && let Err(e) = $store::set_commit_flush(&mut conn, false).await {
+                return fail_all(e);
+            }
+            let results = write_batch(&mut conn, now, tz, batch).await;
+            if relaxed && let Err(e) = $store::set_commit_flush(&mut conn, true).await {
+                tracing::error!("the writer connection is closed: it could not be set back to full flushes: {e}");
+                let _ = sqlx::Connection::close(conn.detach()).await;
+            }
+            results
+        }
+
         /// Writes a group of creations: all together, or, when that fails, each in a savepoint
         /// of its own so that one bad creation fails alone.
         async fn write_batch(
-            pool: &sqlx::Pool<$db>,
+            conn: &mut <$db as sqlx::Database>::Connection,
             now: i64,
             tz: &jiff::tz::TimeZone,
             batch: &[CreateJob],
         ) -> Vec<StoreResult<(Case, Option<CaseEvent>)>> {
             let fail_all = |e: StoreError| batch.iter().map(|_| Err(e.copy())).collect();
-            let mut tx = match $store::begin_write_on(pool).await {
+            let mut tx = match $store::begin_write_in(conn).await {
                 Ok(tx) => tx,
                 Err(e) => return fail_all(e),
             };
@@ -745,7 +850,7 @@ macro_rules! impl_case_store {
             if let Err(e) = tx.rollback().await {
                 return fail_all(e.into());
             }
-            let mut tx = match $store::begin_write_on(pool).await {
+            let mut tx = match $store::begin_write_in(conn).await {
                 Ok(tx) => tx,
                 Err(e) => return fail_all(e),
             };
@@ -772,7 +877,7 @@ macro_rules! impl_case_store {
         }
 
         /// Reads the stored aggregates and recounts them from the cases, in `tx`.
-        async fn recount_in(tx: &mut Tx, tz: &jiff::tz::TimeZone) -> StoreResult<(Recount, i64)> {
+        async fn recount_in(tx: &mut Tx<'_>, tz: &jiff::tz::TimeZone) -> StoreResult<(Recount, i64)> {
             use futures::TryStreamExt;
             let mut r = Recount::default();
             let mut grouped = Grouped::new(tz);

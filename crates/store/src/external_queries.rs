@@ -35,7 +35,7 @@ macro_rules! impl_external_store {
             })
         }
 
-        async fn external_in(tx: &mut Tx, id: i64) -> StoreResult<ExternalSystem> {
+        async fn external_in(tx: &mut Tx<'_>, id: i64) -> StoreResult<ExternalSystem> {
             let sql = format!("{EXTERNAL_SELECT} WHERE x.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql))
                 .bind(id)
@@ -45,7 +45,7 @@ macro_rules! impl_external_store {
             external_from_row(&r)
         }
 
-        async fn unit_id_of(tx: &mut Tx, code: &str) -> StoreResult<i64> {
+        async fn unit_id_of(tx: &mut Tx<'_>, code: &str) -> StoreResult<i64> {
             let r = sqlx::query("SELECT id FROM units WHERE code = $1 AND NOT retired")
                 .bind(code)
                 .fetch_optional(&mut **tx)

@@ -127,7 +127,7 @@ macro_rules! impl_grid_store {
             })
         }
 
-        async fn change_by_id(tx: &mut Tx, id: i64) -> StoreResult<(GridChange, String, i64)> {
+        async fn change_by_id(tx: &mut Tx<'_>, id: i64) -> StoreResult<(GridChange, String, i64)> {
             let sql = format!("{CHANGE_SELECT} WHERE c.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql))
                 .bind(id)
@@ -137,7 +137,7 @@ macro_rules! impl_grid_store {
             change_from_row(&r)
         }
 
-        async fn assignment_by_id(tx: &mut Tx, id: i64, today: &str) -> StoreResult<(Assignment, String)> {
+        async fn assignment_by_id(tx: &mut Tx<'_>, id: i64, today: &str) -> StoreResult<(Assignment, String)> {
             let sql = format!("{ASSIGNMENT_SELECT} WHERE a.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql))
                 .bind(id)
@@ -148,7 +148,7 @@ macro_rules! impl_grid_store {
         }
 
         /// The path of the level above `u`'s parent (the approver's level); `None` at the top.
-        async fn level_above_parent(tx: &mut Tx, parent_id: i64) -> StoreResult<Option<String>> {
+        async fn level_above_parent(tx: &mut Tx<'_>, parent_id: i64) -> StoreResult<Option<String>> {
             let p = unit_by_id(tx, parent_id).await?;
             Ok(path::parent(&p.path).map(str::to_string))
         }
@@ -167,7 +167,7 @@ macro_rules! impl_grid_store {
         }
 
         /// Ends a unit's open boundary version at `date`.
-        async fn close_boundary(tx: &mut Tx, unit_id: i64, date: &str) -> StoreResult<()> {
+        async fn close_boundary(tx: &mut Tx<'_>, unit_id: i64, date: &str) -> StoreResult<()> {
             sqlx::query("UPDATE boundaries SET valid_to = $1 WHERE unit_id = $2 AND valid_to IS NULL")
                 .bind(date)
                 .bind(unit_id)
@@ -178,7 +178,7 @@ macro_rules! impl_grid_store {
 
         #[allow(clippy::too_many_arguments)]
         async fn insert_boundary(
-            tx: &mut Tx, unit_id: i64, valid_from: &str, geometry: &str, area_m2: f64, source: &str,
+            tx: &mut Tx<'_>, unit_id: i64, valid_from: &str, geometry: &str, area_m2: f64, source: &str,
             change_id: Option<i64>, now: i64, actor: &Actor,
         ) -> StoreResult<()> {
             sqlx::query(
@@ -199,7 +199,7 @@ macro_rules! impl_grid_store {
         }
 
         /// Grants for the assignments running on `today`, none for those that ended.
-        async fn sync_grants(tx: &mut Tx, today: &str, now: i64) -> StoreResult<u64> {
+        async fn sync_grants(tx: &mut Tx<'_>, today: &str, now: i64) -> StoreResult<u64> {
             let added = sqlx::query(
                 "INSERT INTO grants (user_id, role, unit_id, created_at) \
                  SELECT DISTINCT a.user_id, a.grant_role, a.unit_id, $2 FROM team_assignments a \
@@ -228,7 +228,7 @@ macro_rules! impl_grid_store {
         }
 
         /// Retires a unit on `date` as part of a change: history, boundary, team.
-        async fn retire_for_change(tx: &mut Tx, now: i64, actor: &Actor, u: &Unit, date: &str) -> StoreResult<()> {
+        async fn retire_for_change(tx: &mut Tx<'_>, now: i64, actor: &Actor, u: &Unit, date: &str) -> StoreResult<()> {
             if u.retired {
                 return Err(StoreError::rejected("unit_retired", format!("{} is already retired", u.code)));
             }
@@ -889,7 +889,7 @@ macro_rules! impl_grid_store {
             }
         }
 
-        async fn c_parent_id(tx: &mut Tx, id: i64) -> StoreResult<i64> {
+        async fn c_parent_id(tx: &mut Tx<'_>, id: i64) -> StoreResult<i64> {
             let r = sqlx::query("SELECT parent_id FROM grid_changes WHERE id = $1").bind(id).fetch_one(&mut **tx).await?;
             Ok(r.try_get("parent_id")?)
         }

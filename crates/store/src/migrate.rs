@@ -13,6 +13,10 @@ pub(crate) const SQLITE: Migrations = &[
         6,
         include_str!("../migrations/sqlite/0006_case_list_index.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_case_number_days.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: Migrations = &[
@@ -30,5 +34,9 @@ pub(crate) const POSTGRES: Migrations = &[
     (
         6,
         include_str!("../migrations/postgres/0006_case_list_index.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_case_number_days.sql"),
     ),
 ];

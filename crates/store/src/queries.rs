@@ -131,7 +131,7 @@ macro_rules! impl_store {
         use wangge_domain::roles::{Role, Scope};
         use wangge_domain::territory::{Levels, check_kind, check_name, path};
 
-        type Tx = sqlx::Transaction<'static, $db>;
+        type Tx<'c> = sqlx::Transaction<'c, $db>;
         type DbRow = <$db as sqlx::Database>::Row;
 
         fn unit_from_row(r: &DbRow) -> StoreResult<Unit> {
@@ -218,12 +218,12 @@ macro_rules! impl_store {
         }
 
         /// Appends an audit entry inside the caller's write transaction, chained to the last one.
-        async fn append_audit(tx: &mut Tx, now: i64, actor: &Actor, ev: &AuditEvent) -> StoreResult<()> {
+        async fn append_audit(tx: &mut Tx<'_>, now: i64, actor: &Actor, ev: &AuditEvent) -> StoreResult<()> {
             append_audits(tx, now, &[(actor, ev)]).await
         }
 
         /// Appends entries to the audit chain in one statement (the caller holds the write lock).
-        async fn append_audits(tx: &mut Tx, now: i64, entries: &[(&Actor, &AuditEvent)]) -> StoreResult<()> {
+        async fn append_audits(tx: &mut Tx<'_>, now: i64, entries: &[(&Actor, &AuditEvent)]) -> StoreResult<()> {
             if entries.is_empty() {
                 return Ok(());
             }
@@ -269,7 +269,7 @@ macro_rules! impl_store {
         }
 
         /// A unit by code inside the scope, read within a transaction.
-        async fn unit_in_scope(tx: &mut Tx, scope: &Scope, code: &str) -> StoreResult<Option<Unit>> {
+        async fn unit_in_scope(tx: &mut Tx<'_>, scope: &Scope, code: &str) -> StoreResult<Option<Unit>> {
             let (cond, binds) = scope_condition(scope, "u", 2);
             let sql = format!("{UNIT_SELECT} WHERE u.code = $1 AND {cond}");
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(code);
@@ -279,17 +279,17 @@ macro_rules! impl_store {
             q.fetch_optional(&mut **tx).await?.map(|r| unit_from_row(&r)).transpose()
         }
 
-        async fn require_unit(tx: &mut Tx, scope: &Scope, code: &str) -> StoreResult<Unit> {
+        async fn require_unit(tx: &mut Tx<'_>, scope: &Scope, code: &str) -> StoreResult<Unit> {
             unit_in_scope(tx, scope, code).await?.ok_or(StoreError::NotFound("unit"))
         }
 
-        async fn unit_by_id(tx: &mut Tx, id: i64) -> StoreResult<Unit> {
+        async fn unit_by_id(tx: &mut Tx<'_>, id: i64) -> StoreResult<Unit> {
             let sql = format!("{UNIT_SELECT} WHERE u.id = $1");
             let r = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_one(&mut **tx).await?;
             unit_from_row(&r)
         }
 
-        async fn write_history(tx: &mut Tx, now: i64, actor: &Actor, action: &str, u: &Unit) -> StoreResult<()> {
+        async fn write_history(tx: &mut Tx<'_>, now: i64, actor: &Actor, action: &str, u: &Unit) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO unit_history (unit_id, at, actor_id, actor_name, action, name, level, \
                  parent_code, kind, valid_from, valid_to) \
@@ -313,7 +313,7 @@ macro_rules! impl_store {
 
         /// Records a unit change (history and audit) and commits.
         async fn finish_unit_change(
-            mut tx: Tx, now: i64, actor: &Actor, action: &str, unit_id: i64, detail: serde_json::Value,
+            mut tx: Tx<'static>, now: i64, actor: &Actor, action: &str, unit_id: i64, detail: serde_json::Value,
         ) -> StoreResult<Unit> {
             let u = unit_by_id(&mut tx, unit_id).await?;
             write_history(&mut tx, now, actor, action, &u).await?;
@@ -326,7 +326,7 @@ macro_rules! impl_store {
         /// Checks and inserts a new unit in the caller's write transaction, with its history and
         /// audit entry; returns its id.
         async fn insert_unit(
-            tx: &mut Tx, scope: &Scope, actor: &Actor, levels: &Levels, new: &NewUnit, now: i64,
+            tx: &mut Tx<'static>, scope: &Scope, actor: &Actor, levels: &Levels, new: &NewUnit, now: i64,
         ) -> StoreResult<i64> {
             check_name(&new.name)?;
             if let Some(k) = &new.kind {
@@ -380,7 +380,7 @@ macro_rules! impl_store {
         }
 
         /// A unit that may receive children: inside the scope and not retired.
-        async fn parent_for_write(tx: &mut Tx, scope: &Scope, code: &str) -> StoreResult<Unit> {
+        async fn parent_for_write(tx: &mut Tx<'_>, scope: &Scope, code: &str) -> StoreResult<Unit> {
             let p = unit_in_scope(tx, scope, code).await?.ok_or_else(|| {
                 StoreError::rejected("unknown_parent", format!("parent {code} not found"))
             })?;

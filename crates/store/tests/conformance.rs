@@ -15,6 +15,8 @@ const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 struct Db {
     name: &'static str,
+    /// For the few checks that must reach under the store.
+    url: String,
     store: Arc<dyn Store>,
     clock: Arc<ManualClock>,
     _dir: Option<tempfile::TempDir>,
@@ -29,6 +31,7 @@ async fn backends() -> Vec<Db> {
     let store = wangge_store::open(&url, clock.clone()).await.unwrap();
     out.push(Db {
         name: "sqlite",
+        url,
         store,
         clock,
         _dir: Some(dir),
@@ -41,6 +44,7 @@ async fn backends() -> Vec<Db> {
         let store = wangge_store::open(&url, clock.clone()).await.unwrap();
         out.push(Db {
             name: "postgres",
+            url,
             store,
             clock,
             _dir: None,
@@ -1644,6 +1648,43 @@ fn sample_case(s_unit: &Unit, client_id: &str, channel: &str, lat: f64, lng: f64
             media: vec![],
         },
         case: c,
+    }
+}
+
+/// Runs a statement on the store's database beside the store.
+async fn raw_sql(db: &Db, sql: &'static str) {
+    if db.name == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn case_numbers_run_past_99999_in_a_day() {
+    for db in backends().await {
+        let s = db.store.as_ref();
+        seed_tree(s).await;
+        let (grid, _) = s.unit_get(&Scope::All, "320831001001001").await.unwrap();
+        let mut n = 0;
+        let mut create = async || {
+            n += 1;
+            let new = sample_case(&grid, &format!("client-{n}"), "resident", 33.0, 119.0);
+            s.case_create(&admin(), new, &[], &[])
+                .await
+                .unwrap()
+                .0
+                .number
+        };
+        assert_eq!(create().await, "20260101-00001");
+        raw_sql(&db, "UPDATE case_number_days SET last = 99998").await;
+        assert_eq!(create().await, "20260101-99999");
+        assert_eq!(create().await, "20260101-100000", "{}", db.name);
+        // a day numbered before the table kept its last number: the longest number wins
+        raw_sql(&db, "DELETE FROM case_number_days").await;
+        assert_eq!(create().await, "20260101-100001", "{}", db.name);
     }
 }
 

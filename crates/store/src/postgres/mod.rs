@@ -4,7 +4,7 @@
 use crate::error::{StoreError, StoreResult};
 use crate::migrate;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,7 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let case_writer = shared::spawn_case_writer(pool.clone(), clock.clone(), tz.clone());
+        let case_writer = shared::spawn_case_writer(pool.clone(), clock.clone(), tz.clone(), None);
         let store = PgStore {
             pool,
             case_writer,
@@ -100,11 +100,30 @@ impl PgStore {
 
     async fn begin_write_on(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
         let mut tx = pool.begin().await?;
+        Self::write_lock(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// [`Self::begin_write_on`] on a connection already held.
+    async fn begin_write_in(
+        conn: &mut PgConnection,
+    ) -> StoreResult<sqlx::Transaction<'_, Postgres>> {
+        let mut tx = conn.begin().await?;
+        Self::write_lock(&mut tx).await?;
+        Ok(tx)
+    }
+
+    async fn write_lock(tx: &mut sqlx::Transaction<'_, Postgres>) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
             .bind(WRITE_LOCK_CLASS)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        Ok(tx)
+        Ok(())
+    }
+
+    /// PostgreSQL commits always wait for its own WAL flush (there is no file of ours to flush).
+    async fn set_commit_flush(_conn: &mut PgConnection, _full: bool) -> StoreResult<()> {
+        Ok(())
     }
 
     /// `n` consecutive unit ids from the table's sequence (the caller holds the write lock).

@@ -4,7 +4,8 @@
 use crate::error::{StoreError, StoreResult};
 use crate::migrate;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,19 +42,29 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // a checkpoint every 10,000 pages (40 MB of WAL) instead of 1,000: a page changed by
+            // many commits in between is copied into the database once (intake +15-25 %, B1)
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts.clone())
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let wal = PathBuf::from(format!("{}-wal", opts.get_filename().display()));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let case_writer = shared::spawn_case_writer(writer.clone(), clock.clone(), tz.clone());
+        // an in-memory database has no WAL file: its groups commit as every other write (a
+        // file's WAL exists from the first commit on, before the case writer flushes it)
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&writer)
+            .await?;
+        let wal = mode.eq_ignore_ascii_case("wal").then_some(wal);
+        let case_writer = shared::spawn_case_writer(writer.clone(), clock.clone(), tz.clone(), wal);
         let store = SqliteStore {
             pool,
             writer,
@@ -74,6 +85,26 @@ impl SqliteStore {
 
     async fn begin_write_on(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// [`Self::begin_write_on`] on a connection already held.
+    async fn begin_write_in(
+        conn: &mut SqliteConnection,
+    ) -> StoreResult<sqlx::Transaction<'_, Sqlite>> {
+        Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Whether the connection's commits wait for the disk (`synchronous = FULL`, the default of
+    /// every connection) or only write the WAL file (`NORMAL`: the case writer flushes it itself
+    /// before answering, see `spawn_case_writer`).
+    async fn set_commit_flush(conn: &mut SqliteConnection, full: bool) -> StoreResult<()> {
+        let sql = if full {
+            "PRAGMA synchronous = FULL"
+        } else {
+            "PRAGMA synchronous = NORMAL"
+        };
+        sqlx::query(sql).execute(conn).await?;
+        Ok(())
     }
 
     /// Adds `rows` cases' search words to the index (rowid = case id; binds id, words per row).

@@ -729,7 +729,6 @@ macro_rules! impl_case_store {
             tz: jiff::tz::TimeZone,
             wal: Option<std::path::PathBuf>,
         ) -> tokio::sync::mpsc::Sender<CreateJob> {
-            type Answered = Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>;
             let (send, mut jobs) = tokio::sync::mpsc::channel::<CreateJob>(4 * GROUP_COMMIT_MAX);
             // groups committed and waiting for the flush (a few, so the writer cannot run far ahead)
             let (to_sync, synced) = tokio::sync::mpsc::channel::<Answered>(4);
@@ -758,7 +757,10 @@ macro_rules! impl_case_store {
             send
         }
 
-        fn answer(answered: Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>) {
+        /// A written group: each creation with its result.
+        type Answered = Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>;
+
+        fn answer(answered: Answered) {
             for (job, r) in answered {
                 // the caller may have gone away; its case is saved all the same
                 let _ = job.reply.send(r);
@@ -768,10 +770,7 @@ macro_rules! impl_case_store {
         /// Flushes the WAL file after each committed group (and the groups committed meanwhile),
         /// then answers their creations; a failed flush fails them (their client ids make a retry
         /// safe).
-        async fn sync_and_answer(
-            wal: std::path::PathBuf,
-            mut synced: tokio::sync::mpsc::Receiver<Vec<(CreateJob, StoreResult<(Case, Option<CaseEvent>)>)>>,
-        ) {
+        async fn sync_and_answer(wal: std::path::PathBuf, mut synced: tokio::sync::mpsc::Receiver<Answered>) {
             while let Some(first) = synced.recv().await {
                 let mut groups = vec![first];
                 while let Ok(g) = synced.try_recv() {
@@ -781,16 +780,15 @@ macro_rules! impl_case_store {
                 let flushed = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
                     .await
                     .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                if let Err(e) = &flushed {
+                    tracing::error!("flushing the WAL file {} failed: {e}", wal.display());
+                }
                 for g in groups {
                     match &flushed {
                         Ok(()) => answer(g),
                         Err(e) => {
-                            tracing::error!("flushing the WAL file {} failed: {e}", wal.display());
                             let failed = StoreError::Unavailable(format!("flushing the write-ahead log failed: {e}"));
-                            answer(g.into_iter().map(|(j, r)| {
-                                let r = r.and(Err(failed.copy()));
-                                (j, r)
-                            }).collect());
+                            answer(g.into_iter().map(|(j, r)| (j, r.and(Err(failed.copy())))).collect());
                         }
                     }
                 }

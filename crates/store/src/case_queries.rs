@@ -722,7 +722,10 @@ macro_rules! impl_case_store {
         /// With `wal` (SQLite), a group commits without waiting for the disk and a syncer flushes
         /// the WAL file before answering, so the next group is written while the last one is
         /// flushed; one flush may cover several groups. Every other write keeps committing with
-        /// its own flush (and flushes the groups before it).
+        /// its own flush (and flushes the groups before it). The SQLite writer also runs on a
+        /// thread of its own (its connection's statements then follow each other without waiting
+        /// behind the requests: +10 % intake at 128 clients, B1); a PostgreSQL connection stays
+        /// with the runtime that made it.
         pub(super) fn spawn_case_writer(
             pool: sqlx::Pool<$db>,
             clock: std::sync::Arc<dyn wangge_domain::clock::Clock>,
@@ -735,7 +738,8 @@ macro_rules! impl_case_store {
             if let Some(wal) = wal.clone() {
                 tokio::spawn(sync_and_answer(wal, synced));
             }
-            tokio::spawn(async move {
+            let own_thread = wal.is_some();
+            let writer = async move {
                 while let Some(first) = jobs.recv().await {
                     let mut batch = vec![first];
                     while batch.len() < GROUP_COMMIT_MAX {
@@ -753,7 +757,20 @@ macro_rules! impl_case_store {
                         answer(e.0);
                     }
                 }
-            });
+            };
+            if own_thread {
+                let spawned = std::thread::Builder::new().name("case-writer".into()).spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(rt) => rt.block_on(writer),
+                        Err(e) => tracing::error!("the case writer cannot start: {e}"),
+                    }
+                });
+                if let Err(e) = spawned {
+                    tracing::error!("the case writer cannot start: {e}");
+                }
+            } else {
+                tokio::spawn(writer);
+            }
             send
         }
 

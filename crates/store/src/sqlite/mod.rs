@@ -30,17 +30,25 @@ const CHECKPOINT_BYTES: u64 = 16 << 20;
 /// Copies the WAL into the database beside the writer (a passive checkpoint on a reading
 /// connection) whenever it has grown past [`CHECKPOINT_BYTES`], so the writer's own automatic
 /// checkpoint (at 10,000 pages) seldom runs and a case group does not wait for one (the p99 of
-/// intake, B1). Ends when the store is closed.
+/// intake, B1). The file keeps its size after SQLite starts it over, so a WAL not written since
+/// the last checkpoint is left alone. Ends when the store is closed.
 async fn checkpoint_in_background(pool: SqlitePool, wal: PathBuf) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checkpointed: Option<std::time::SystemTime> = None;
     while !pool.is_closed() {
         tick.tick().await;
-        let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() >= CHECKPOINT_BYTES);
-        if big
-            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_all(&pool)
-                .await
+        let Ok(meta) = std::fs::metadata(&wal) else {
+            continue;
+        };
+        let written = meta.modified().ok();
+        if meta.len() < CHECKPOINT_BYTES || written == checkpointed {
+            continue;
+        }
+        checkpointed = written;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_all(&pool)
+            .await
             && !pool.is_closed()
         {
             tracing::warn!("background checkpoint: {e}");

@@ -108,11 +108,7 @@ async fn admit(
         return next.run(req).await;
     }
     match st.in_flight.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let resp = next.run(req).await;
-            drop(permit);
-            resp
-        }
+        Ok(_permit) => next.run(req).await,
         Err(_) => error::ApiError::new("overloaded")
             .details(serde_json::json!({ "retry_after_s": 1 }))
             .into_response(),

@@ -1457,15 +1457,12 @@ macro_rules! impl_case_store {
                     || f.from.is_some()
                     || f.to.is_some();
                 let big = in_territory.is_none_or(|n| n > SMALL_TERRITORY);
-                let unit_col = if $positional && (q.is_some() || (big && !index_filtered)) {
-                    "+c.unit_path"
-                } else {
-                    "c.unit_path"
-                };
+                let along_key = $positional && (q.is_some() || (big && !index_filtered));
+                let unit_col = if along_key { "+c.unit_path" } else { "c.unit_path" };
                 // when the unit index serves a territory, SQLite is kept from a narrower index of
                 // a filter (with STAT4 it picked the category index for about a third of counties,
                 // then read each of the category's cases: 300 ms instead of 6 at 10 million)
-                let unit_indexed = $positional && unit_col == "c.unit_path" && territory.is_some() && f.department_ids.is_empty();
+                let unit_indexed = $positional && !along_key && territory.is_some() && f.department_ids.is_empty();
                 let col = |name: &str| if unit_indexed { format!("+c.{name}") } else { format!("c.{name}") };
                 // territory: the caller's subtrees, or the departments' assignments
                 let scope_cond = f.scope.as_ref().map(|s| a.in_scope(s, unit_col));

@@ -3,7 +3,6 @@
 #   BIN=dir with wangge and wangge-bench (default: the release build)
 #   CONC=32 clients (the cap on requests in flight with RATE), RATE=2000 for an open loop,
 #   SECS=10 measured seconds, RAW=1 to measure the disk's durable single commits first.
-# Needs the sqlite3 command-line tool (Debian: sqlite3) for the count of cases.
 # Needs the sqlite3 command-line tool (Debian: sqlite3) to count the cases created.
 # Prints the driver's summary, then the server's bytes written and write calls per case (from
 # /proc/PID/io), its CPU per case (from /proc/PID/stat) and its peak RSS.

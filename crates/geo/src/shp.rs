@@ -549,8 +549,10 @@ fn ring_xy<P>(ring: PolygonRing<P>, xy: impl Fn(&P) -> (f64, f64)) -> (bool, Vec
 pub type Attributes = Vec<(String, String)>;
 
 /// Writes features as a zipped Shapefile (.shp .shx .dbf .prj .cpg) in WGS-84 with UTF-8
-/// attributes. Attributes become text fields (at most 254 bytes; names cut to 10 bytes and
-/// made unique). Every feature needs a non-empty geometry.
+/// attributes. Attributes become text fields (names cut to 10 bytes and made unique). dBase
+/// holds at most 254 bytes of text per value: a longer value is cut in the table and kept whole
+/// in `<base>_long_values.csv` beside it (feature number from 1, attribute name, value), so
+/// nothing is lost. Every feature needs a non-empty geometry.
 pub fn write_zip(
     base_name: &str,
     features: &[(Attributes, MultiPolygon<f64>)],
@@ -593,16 +595,19 @@ pub fn write_zip(
             let longest = features
                 .iter()
                 .flat_map(|(attrs, _)| attrs.iter().filter(|(key, _)| key == k))
-                .map(|(_, v)| cut(v, 254).len())
+                .map(|(_, v)| cut(v, DBF_TEXT_MAX).len())
                 .max()
                 .unwrap_or(0);
-            u8::try_from(longest.clamp(1, 254)).unwrap_or(254)
+            u8::try_from(longest.clamp(1, DBF_TEXT_MAX)).unwrap_or(u8::MAX)
         })
         .collect();
 
     let mut shp = Cursor::new(Vec::new());
     let mut shx = Cursor::new(Vec::new());
     let mut dbf = Cursor::new(Vec::new());
+    // a BOM so that spreadsheet programs read the UTF-8
+    let mut long_values = String::from("\u{feff}feature,attribute,value\r\n");
+    let header_len = long_values.len();
     {
         let mut table = TableWriterBuilder::with_encoding(EncodingRs::from(UTF_8));
         for (name, width) in names.iter().zip(&widths) {
@@ -613,6 +618,9 @@ pub fn write_zip(
         let mut table = table.build_with_dest(&mut dbf);
         let mut shapes = ShapeWriter::with_shx(&mut shp, &mut shx);
         for (i, (attrs, g)) in features.iter().enumerate() {
+            for (k, v) in attrs.iter().filter(|(_, v)| v.len() > DBF_TEXT_MAX) {
+                long_values.push_str(&format!("{},{},{}\r\n", i + 1, csv_field(k), csv_field(v)));
+            }
             let shape =
                 to_shape(g).ok_or_else(|| format!("feature #{} has an empty geometry", i + 1))?;
             shapes
@@ -623,7 +631,7 @@ pub fn write_zip(
                 let value = attrs
                     .iter()
                     .find(|(key, _)| key == k)
-                    .map(|(_, v)| cut(v, 254).to_owned());
+                    .map(|(_, v)| cut(v, DBF_TEXT_MAX).to_owned());
                 record.insert(
                     name.clone(),
                     FieldValue::Character(value.filter(|v| !v.is_empty())),
@@ -639,19 +647,34 @@ pub fn write_zip(
 
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    let members: [(&str, &[u8]); 5] = [
-        ("shp", shp.get_ref()),
-        ("shx", shx.get_ref()),
-        ("dbf", dbf.get_ref()),
-        ("prj", WGS84_PRJ.as_bytes()),
-        ("cpg", b"UTF-8"),
+    let mut members: Vec<(&str, &[u8])> = vec![
+        (".shp", shp.get_ref()),
+        (".shx", shx.get_ref()),
+        (".dbf", dbf.get_ref()),
+        (".prj", WGS84_PRJ.as_bytes()),
+        (".cpg", b"UTF-8"),
     ];
-    for (ext, data) in members {
-        zip.start_file(format!("{base}.{ext}"), options)
+    if long_values.len() > header_len {
+        members.push(("_long_values.csv", long_values.as_bytes()));
+    }
+    for (suffix, data) in members {
+        zip.start_file(format!("{base}{suffix}"), options)
             .map_err(|e| e.to_string())?;
         zip.write_all(data).map_err(|e| e.to_string())?;
     }
     Ok(zip.finish().map_err(|e| e.to_string())?.into_inner())
+}
+
+/// The most bytes of a dBase text value.
+const DBF_TEXT_MAX: usize = 254;
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
 }
 
 /// The longest prefix of `s` of at most `max` bytes ending on a character boundary.
@@ -772,7 +795,8 @@ mod tests {
         });
         let again = read_zip(&no_cpg, "code", Crs::Wgs84).unwrap();
         assert_eq!(again[0].name.as_deref(), Some("金湖县一网格"));
-        // Long Chinese values are cut at 254 bytes on a character boundary; names at 10 bytes.
+        // Long Chinese values are cut at 254 bytes on a character boundary in the table and
+        // kept whole beside it; names are cut at 10 bytes.
         let remark = back[0]
             .properties
             .get("备注说")
@@ -793,9 +817,38 @@ mod tests {
                 "网格grids.shx",
                 "网格grids.dbf",
                 "网格grids.prj",
-                "网格grids.cpg"
+                "网格grids.cpg",
+                "网格grids_long_values.csv"
             ]
         );
+        let mut csv = String::new();
+        ZipArchive::new(Cursor::new(&bytes))
+            .unwrap()
+            .by_name("网格grids_long_values.csv")
+            .unwrap()
+            .read_to_string(&mut csv)
+            .unwrap();
+        let long = "长文本".repeat(100);
+        assert_eq!(
+            csv,
+            format!(
+                "\u{feff}feature,attribute,value\r\n1,备注说明字段,{long}\r\n2,备注说明字段,{long}\r\n"
+            )
+        );
+        // short values only: no file beside the Shapefile
+        let short: Vec<_> = features
+            .into_iter()
+            .map(|(a, g)| (a.into_iter().take(2).collect(), g))
+            .collect();
+        let bytes = write_zip("grids", &short).unwrap();
+        assert_eq!(ZipArchive::new(Cursor::new(&bytes)).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("网格"), "网格");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\n"), "\"say \"\"hi\"\"\n\"");
     }
 
     #[test]

@@ -36,6 +36,22 @@ pub enum CaseState {
     Voided,
 }
 
+impl CaseState {
+    /// States whose cases are no longer open: settled, final, or not yet reported.
+    pub const NOT_OPEN: [CaseState; 5] = [
+        CaseState::Closed,
+        CaseState::Rated,
+        CaseState::NotFiled,
+        CaseState::Voided,
+        CaseState::Draft,
+    ];
+
+    /// Whether a case in this state is open (counts as overdue when its deadline is breached).
+    pub fn is_open(self) -> bool {
+        !Self::NOT_OPEN.contains(&self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseAction {

@@ -10,6 +10,7 @@ use crate::case_queries::Args;
 use crate::queries::values_list;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
+use wangge_domain::case_flow::CaseState;
 use wangge_domain::clock::local_date;
 use wangge_domain::roles::Scope;
 
@@ -24,8 +25,13 @@ pub(crate) struct Contribution {
     pub closed_day: Option<String>,
 }
 
-/// States whose cases are no longer open (for the overdue flag).
-const NOT_OPEN: [&str; 5] = ["closed", "rated", "not_filed", "voided", "draft"];
+/// The stored keys of the states whose cases are no longer open (for the overdue flag).
+static NOT_OPEN: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    CaseState::NOT_OPEN
+        .iter()
+        .filter_map(|s| crate::case_queries::key_of(s).ok())
+        .collect()
+});
 
 impl Contribution {
     /// The contribution of a row: its stored keys (`state`, `alert`) and times.
@@ -255,7 +261,7 @@ fn units_of(unit_path: &str) -> Vec<i64> {
 }
 
 fn is_overdue(state: &str, alert: &str) -> bool {
-    alert == "breached" && !NOT_OPEN.contains(&state)
+    alert == "breached" && !NOT_OPEN.iter().any(|k| k == state)
 }
 
 /// A recount next to the stored tables.
@@ -399,6 +405,16 @@ pub(crate) fn sum_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_open_keys_are_the_stored_state_keys() {
+        assert_eq!(
+            *NOT_OPEN,
+            ["closed", "rated", "not_filed", "voided", "draft"]
+        );
+        assert!(!is_overdue("closed", "breached"));
+        assert!(is_overdue("dispatched", "breached"));
+    }
 
     fn row(state: &str, alert: &str, closed: Option<i64>) -> Contribution {
         Contribution::of_row(

@@ -55,17 +55,6 @@ pub struct CaseStats {
     trend: Vec<CaseDay>,
 }
 
-fn is_open(s: CaseState) -> bool {
-    !matches!(
-        s,
-        CaseState::Closed
-            | CaseState::Rated
-            | CaseState::NotFiled
-            | CaseState::Voided
-            | CaseState::Draft
-    )
-}
-
 /// The case figures of a unit for the dashboard.
 #[utoipa::path(get, path = "/api/v1/stats/cases", tag = "cases", params(StatsQuery),
     responses((status = 200, body = CaseStats), (status = 403, body = ErrorBody),
@@ -110,7 +99,7 @@ pub async fn cases(
     };
     for c in counts {
         s.total += c.n;
-        if is_open(c.state) {
+        if c.state.is_open() {
             s.open += c.n;
         }
         if c.overdue {

@@ -2877,14 +2877,24 @@ mod tests {
         {
             use sqlx::Connection;
             let mut conn = sqlx::SqliteConnection::connect(&env.url).await.unwrap();
-            sqlx::query("UPDATE case_counts SET n = n + 1 WHERE unit_id = (SELECT MIN(unit_id) FROM case_counts)")
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            // a root's cell one too high, a grid's day gone, figures for a unit without cases
+            for damage in [
+                "UPDATE case_counts SET n = n + 1 WHERE (unit_id, state, category, overdue) = \
+                 (SELECT unit_id, state, category, overdue FROM case_counts ORDER BY unit_id LIMIT 1)",
+                "DELETE FROM case_daily WHERE unit_id = (SELECT unit_id FROM cases ORDER BY id LIMIT 1) \
+                 AND day = (SELECT MIN(day) FROM case_daily WHERE unit_id = (SELECT unit_id FROM cases ORDER BY id LIMIT 1))",
+                "INSERT INTO case_counts (unit_id, state, category, overdue, n) \
+                 SELECT MAX(id), 'reported', '', 0, 2 FROM units WHERE id NOT IN (SELECT unit_id FROM case_counts)",
+            ] {
+                let done = sqlx::query(damage).execute(&mut conn).await.unwrap();
+                assert_eq!(done.rows_affected(), 1, "{damage}");
+            }
             conn.close().await.unwrap();
         }
         let check = store.case_aggregates_check(false).await.unwrap();
-        assert!(!check.differences.is_empty() && !check.repaired);
+        assert!(!check.repaired);
+        assert_eq!(check.difference_count, 3, "{:?}", check.differences);
+        assert_eq!(check.differences.len(), 3);
         assert!(store.case_aggregates_check(true).await.unwrap().repaired);
         assert!(
             store

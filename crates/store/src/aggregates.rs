@@ -251,8 +251,62 @@ impl Grouped {
     }
 }
 
+/// The recounted cells of one unit (`wangge check` settles the units one at a time, so its memory
+/// does not grow with the number of cases).
+#[derive(Debug, Default)]
+pub(crate) struct UnitCells {
+    counts: BTreeMap<(String, String, bool), i64>,
+    days: BTreeMap<String, (i64, i64)>,
+}
+
+impl UnitCells {
+    /// Adds one case row, as [`Contribution::of_row`] reads it.
+    pub fn add(
+        &mut self,
+        state: String,
+        category: Option<String>,
+        alert: &str,
+        created_at: i64,
+        closed_at: Option<i64>,
+        day: &mut DayCache,
+    ) {
+        let overdue = is_overdue(&state, alert);
+        *self
+            .counts
+            .entry((state, category.unwrap_or_default(), overdue))
+            .or_default() += 1;
+        self.days.entry(day.day(created_at)).or_default().0 += 1;
+        if let Some(t) = closed_at {
+            self.days.entry(day.day(t)).or_default().1 += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: &UnitCells) {
+        for (k, n) in &other.counts {
+            *self.counts.entry(k.clone()).or_default() += n;
+        }
+        for (k, (r, c)) in &other.days {
+            let e = self.days.entry(k.clone()).or_default();
+            e.0 += r;
+            e.1 += c;
+        }
+    }
+
+    /// The cells as the aggregates of `unit`.
+    pub fn into_delta(self, unit: i64) -> Delta {
+        Delta {
+            counts: self
+                .counts
+                .into_iter()
+                .map(|((s, c, o), n)| ((unit, s, c, o), n))
+                .collect(),
+            days: self.days.into_iter().map(|(d, v)| ((unit, d), v)).collect(),
+        }
+    }
+}
+
 /// The unit of a path and its ancestors.
-fn units_of(unit_path: &str) -> Vec<i64> {
+pub(crate) fn units_of(unit_path: &str) -> Vec<i64> {
     // a path lists the ancestors' ids and the unit's own: `/1/7/42/`
     unit_path
         .split('/')

@@ -186,7 +186,7 @@ macro_rules! impl_case_store {
         };
         use $crate::case_store::{CaseStore, CreateJob, GROUP_COMMIT_MAX, NewMedia};
         use $crate::aggregates::{
-            Contribution, Delta, Grouped, Recount, counted_by_aggregates, sum_cells, territory_units,
+            Contribution, DayCache, Delta, Recount, UnitCells, counted_by_aggregates, units_of, sum_cells, territory_units,
             unit_of_path, unit_token, unit_tokens,
         };
         use $crate::case_types::*;
@@ -891,54 +891,101 @@ macro_rules! impl_case_store {
             }
         }
 
-        /// Reads the stored aggregates and recounts them from the cases, in `tx`.
-        async fn recount_in(tx: &mut Tx<'_>, tz: &jiff::tz::TimeZone) -> StoreResult<(Recount, i64)> {
-            use futures::TryStreamExt;
-            let mut r = Recount::default();
-            let mut grouped = Grouped::new(tz);
-            {
-                let mut rows = sqlx::query(
-                    "SELECT unit_path, state, category, alert, created_at, closed_at FROM cases",
-                )
-                .fetch(&mut **tx);
-                while let Some(row) = rows.try_next().await? {
-                    grouped.add(
-                        row.try_get("unit_path")?,
+        /// Recounts the aggregates from the cases in `tx` and compares them with the stored ones
+        /// (replacing those that differ with `repair`). The cases are read one unit path at a
+        /// time in byte order, where a subtree's paths follow each other: a unit is settled as
+        /// soon as the paths have left its subtree, so only the current unit's ancestors are
+        /// held (memory does not grow with the number of cases).
+        async fn check_in(tx: &mut Tx<'_>, tz: &jiff::tz::TimeZone, repair: bool) -> StoreResult<AggregateCheck> {
+            let mut check = AggregateCheck::default();
+            let mut paths: Vec<String> = sqlx::query_scalar("SELECT DISTINCT unit_path FROM cases").fetch_all(&mut **tx).await?;
+            paths.sort();
+            let mut day = DayCache::new(tz);
+            let mut chain: Vec<(i64, UnitCells)> = Vec::new();
+            let mut settled: std::collections::HashSet<i64> = Default::default();
+            for path in &paths {
+                let units = units_of(path);
+                let kept = chain.iter().zip(&units).take_while(|((u, _), v)| u == *v).count();
+                while chain.len() > kept {
+                    if let Some((u, cells)) = chain.pop() {
+                        settle(tx, u, cells, repair, &mut check).await?;
+                        settled.insert(u);
+                    }
+                }
+                chain.extend(units[kept..].iter().map(|&u| (u, UnitCells::default())));
+                let rows = sqlx::query("SELECT state, category, alert, created_at, closed_at FROM cases WHERE unit_path = $1")
+                    .bind(path)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let mut own = UnitCells::default();
+                for row in rows {
+                    own.add(
                         row.try_get("state")?,
                         row.try_get("category")?,
                         &row.try_get::<String, _>("alert")?,
                         row.try_get("created_at")?,
                         row.try_get("closed_at")?,
+                        &mut day,
                     );
+                    check.cases += 1;
+                }
+                for (_, cells) in &mut chain {
+                    cells.merge(&own);
                 }
             }
-            let cases = grouped.rows;
-            r.expected = grouped.into_delta();
-            {
-                let mut rows = sqlx::query("SELECT unit_id, state, category, overdue, n FROM case_counts WHERE n <> 0")
-                    .fetch(&mut **tx);
-                while let Some(row) = rows.try_next().await? {
-                    let overdue: i64 = row.try_get("overdue")?;
-                    r.stored.counts.insert(
-                        (row.try_get("unit_id")?, row.try_get("state")?, row.try_get("category")?, overdue != 0),
-                        row.try_get("n")?,
-                    );
-                }
+            while let Some((u, cells)) = chain.pop() {
+                settle(tx, u, cells, repair, &mut check).await?;
+                settled.insert(u);
             }
-            {
-                let mut rows = sqlx::query(
-                    "SELECT unit_id, day, reported, closed FROM case_daily WHERE reported <> 0 OR closed <> 0",
-                )
-                .fetch(&mut **tx);
-                while let Some(row) = rows.try_next().await? {
-                    r.stored.days.insert(
-                        (row.try_get("unit_id")?, row.try_get("day")?),
-                        (row.try_get("reported")?, row.try_get("closed")?),
-                    );
-                }
+            // units with stored figures and no case under them
+            let stored: Vec<i64> = sqlx::query_scalar(
+                "SELECT unit_id FROM case_counts WHERE n <> 0 \
+                 UNION SELECT unit_id FROM case_daily WHERE reported <> 0 OR closed <> 0",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            for u in stored.into_iter().filter(|u| !settled.contains(u)) {
+                settle(tx, u, UnitCells::default(), repair, &mut check).await?;
             }
-            r.expected.counts.retain(|_, n| *n != 0);
-            Ok((r, cases))
+            Ok(check)
+        }
+
+        /// Compares a unit's recounted cells with its stored ones; with `repair`, replaces the
+        /// stored ones when they differ.
+        async fn settle(tx: &mut Tx<'_>, unit: i64, cells: UnitCells, repair: bool, check: &mut AggregateCheck) -> StoreResult<()> {
+            let mut r = Recount { expected: cells.into_delta(unit), stored: Delta::default() };
+            check.count_cells += r.expected.counts.len();
+            check.day_cells += r.expected.days.len();
+            let rows = sqlx::query("SELECT state, category, overdue, n FROM case_counts WHERE unit_id = $1 AND n <> 0")
+                .bind(unit)
+                .fetch_all(&mut **tx)
+                .await?;
+            for row in rows {
+                let overdue: i64 = row.try_get("overdue")?;
+                r.stored.counts.insert((unit, row.try_get("state")?, row.try_get("category")?, overdue != 0), row.try_get("n")?);
+            }
+            let rows = sqlx::query(
+                "SELECT day, reported, closed FROM case_daily WHERE unit_id = $1 AND (reported <> 0 OR closed <> 0)",
+            )
+            .bind(unit)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in rows {
+                r.stored.days.insert((unit, row.try_get("day")?), (row.try_get("reported")?, row.try_get("closed")?));
+            }
+            let differences = r.differences();
+            if differences.is_empty() {
+                return Ok(());
+            }
+            check.difference_count += differences.len();
+            let room = DIFFERENCES_LISTED.saturating_sub(check.differences.len());
+            check.differences.extend(differences.into_iter().take(room));
+            if repair {
+                sqlx::query("DELETE FROM case_counts WHERE unit_id = $1").bind(unit).execute(&mut **tx).await?;
+                sqlx::query("DELETE FROM case_daily WHERE unit_id = $1").bind(unit).execute(&mut **tx).await?;
+                apply_delta(tx, &r.expected).await?;
+            }
+            Ok(())
         }
 
         /// Territories with more cases than this are listed along the primary key (SQLite).
@@ -1745,21 +1792,10 @@ macro_rules! impl_case_store {
 
             async fn case_aggregates_check(&self, repair: bool) -> StoreResult<AggregateCheck> {
                 let mut tx = if repair { self.begin_write().await? } else { self.begin_snapshot().await? };
-                let (recount, cases) = recount_in(&mut tx, &self.tz).await?;
-                let differences = recount.differences();
-                let mut check = AggregateCheck {
-                    cases,
-                    count_cells: recount.expected.counts.len(),
-                    day_cells: recount.expected.days.len(),
-                    differences,
-                    repaired: false,
-                };
-                if repair && !check.differences.is_empty() {
-                    sqlx::query("DELETE FROM case_counts").execute(&mut *tx).await?;
-                    sqlx::query("DELETE FROM case_daily").execute(&mut *tx).await?;
-                    apply_delta(&mut tx, &recount.expected).await?;
+                let mut check = check_in(&mut tx, &self.tz, repair).await?;
+                if repair && check.difference_count > 0 {
                     let mut ev = AuditEvent::new("case.aggregates_repair", "case_counts", "");
-                    ev.detail = serde_json::json!({ "cases": cases, "differences": check.differences.len() });
+                    ev.detail = serde_json::json!({ "cases": check.cases, "differences": check.difference_count });
                     append_audit(&mut tx, self.clock.now_ms(), &Actor::system("aggregates"), &ev).await?;
                     check.repaired = true;
                 }

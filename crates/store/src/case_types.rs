@@ -348,6 +348,9 @@ pub struct CaseDay {
     pub closed: i64,
 }
 
+/// At most this many differences are listed (a wiped table at ten million cases has millions).
+pub const DIFFERENCES_LISTED: usize = 1_000;
+
 /// The stored aggregates next to a full recount of the cases (`wangge check`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AggregateCheck {
@@ -356,7 +359,9 @@ pub struct AggregateCheck {
     /// Non-zero cells of the recount (counts, days).
     pub count_cells: usize,
     pub day_cells: usize,
-    /// Every difference, one line each (empty: the aggregates are right).
+    /// How many cells differ (0: the aggregates are right).
+    pub difference_count: usize,
+    /// The first [`DIFFERENCES_LISTED`] differences, one line each.
     pub differences: Vec<String>,
     /// Whether the stored aggregates were replaced by the recount.
     pub repaired: bool,

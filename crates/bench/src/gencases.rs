@@ -20,9 +20,9 @@
 //! - a second connection writes the search index (FTS5) into a side file, in few large
 //!   statements (each multi-row statement ends an FTS5 segment), then the aggregates; the side
 //!   file's tables are copied into the database's empty ones at the end;
-//! - the aggregates (`case_counts`, `case_daily`) are computed by the store's own recount code
-//!   ([`wangge_store::Grouped`]) one town at a time, on a fourth thread, from what the maker
-//!   kept of each case: the cells that `wangge check` recounts.
+//! - the aggregates (`case_counts`, `case_daily`) are computed by the store's grouping code
+//!   ([`wangge_store::Grouped`], the rules of the cells that `wangge check` recounts) one town
+//!   at a time, on a fourth thread, from what the maker kept of each case.
 
 use anyhow::Context;
 use rand::rngs::StdRng;

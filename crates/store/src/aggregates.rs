@@ -184,13 +184,13 @@ impl DayCache {
     }
 }
 
-/// Case rows grouped by their own unit, expanded to the ancestors once per group: the recount
-/// of `wangge check`, and the bulk generator of the benchmarks (which writes the tables from it).
+/// Case rows grouped by their own unit, expanded to the ancestors once per group: the bulk
+/// generator of the benchmarks writes the tables from it (`wangge check` recounts with
+/// [`UnitCells`], one unit at a time).
 pub struct Grouped {
     cells: std::collections::HashMap<(String, String, String, bool), i64>,
     days: std::collections::HashMap<(String, String), (i64, i64)>,
     day: DayCache,
-    pub rows: i64,
 }
 
 impl Grouped {
@@ -199,7 +199,6 @@ impl Grouped {
             cells: Default::default(),
             days: Default::default(),
             day: DayCache::new(tz),
-            rows: 0,
         }
     }
 
@@ -227,7 +226,6 @@ impl Grouped {
             .cells
             .entry((unit_path, state, category.unwrap_or_default(), overdue))
             .or_default() += 1;
-        self.rows += 1;
     }
 
     /// The figures of every unit.
@@ -522,12 +520,35 @@ mod tests {
         ];
         let mut g = Grouped::new(&tz);
         let mut d = Delta::default();
+        // the recount of `wangge check`: the cells of unit 7 (above both grids)
+        let mut cells = UnitCells::default();
+        let mut day = DayCache::new(&tz);
         for (p, s, a, t, c) in rows {
             g.add(p.into(), s.into(), Some("G".into()), a, t, c);
             d.add(&Contribution::of_row(p, s, Some("G"), a, t, c, &tz), 1);
+            let mut own = UnitCells::default();
+            own.add(s.into(), Some("G".into()), a, t, c, &mut day);
+            cells.merge(&own);
         }
         let grouped = g.into_delta();
         assert_eq!(grouped, d);
+        let seven = cells.into_delta(7);
+        assert_eq!(
+            seven.counts,
+            d.counts
+                .iter()
+                .filter(|(k, _)| k.0 == 7)
+                .map(|(k, n)| (k.clone(), *n))
+                .collect()
+        );
+        assert_eq!(
+            seven.days,
+            d.days
+                .iter()
+                .filter(|(k, _)| k.0 == 7)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        );
         // 16:00 UTC is midnight in Shanghai
         assert_eq!(grouped.days[&(1, "1970-01-01".to_string())], (2, 0));
         assert_eq!(grouped.days[&(1, "1970-01-02".to_string())], (1, 0));

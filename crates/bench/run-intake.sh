@@ -5,13 +5,16 @@
 #   SECS=10 measured seconds, RAW=1 to measure the disk's durable single commits first.
 # Needs the sqlite3 command-line tool (Debian: sqlite3) to count the cases created.
 # Prints the driver's summary, then the server's bytes written and write calls per case (from
-# /proc/PID/io), its CPU per case (from /proc/PID/stat) and its peak RSS.
+# /proc/PID/io), its CPU per case (from /proc/PID/stat), its peak RSS, and the case writer's cost:
+# a least-squares fit of each group's write time to its size (F ms per group + c ms per case,
+# from the writer's debug log), the figure that sets the p99 (BENCHMARKS.md, B1).
 set -euo pipefail
 BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cargo-target/wangge}/release}
 PORT=${PORT:-18400}
 DIR=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
-"$BIN/wangge" demo --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --cases 0 >"$DIR/server.log" 2>&1 &
+WANGGE_LOG=info,sqlx=warn,wangge_store::case_writer=debug \
+  "$BIN/wangge" demo --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --cases 0 >"$DIR/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
@@ -35,3 +38,13 @@ awk -v n="$n" -v w=$((w1 - w0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v t="$ticks
   printf "%d cases in the database (warm-up included): %.0f KB and %.0f write calls per case, %.3f ms of server CPU per case\n",
     n, w / n / 1024, s / n, c * 1000 / t / n }'
 grep VmHWM "/proc/$server/status"
+# the fit, over the groups after the first tenth (the warm-up)
+sed 's/\x1b\[[0-9;]*m//g' "$DIR/server.log" | grep 'case group committed' |
+  sed -E 's/.*cases=([0-9]+) write_ms=([0-9.]+).*/\1 \2/' | awk '
+  { n[NR] = $1; t[NR] = $2 }
+  END {
+    for (i = int(NR / 10) + 1; i <= NR; i++) { k++; sx += n[i]; sy += t[i]; sxx += n[i] * n[i]; sxy += n[i] * t[i] }
+    if (k < 2 || k * sxx == sx * sx) { print "case writer: too few groups to fit"; exit }
+    c = (k * sxy - sx * sy) / (k * sxx - sx * sx)
+    printf "case writer: %d groups of %.0f cases on average: F %.2f ms per group + c %.3f ms per case\n", k, sx / k, (sy - c * sx) / k, c
+  }'

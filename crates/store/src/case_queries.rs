@@ -748,7 +748,15 @@ macro_rules! impl_case_store {
                             Err(_) => break,
                         }
                     }
+                    let started = std::time::Instant::now();
                     let results = write_group(&pool, clock.now_ms(), &tz, &batch, wal.is_some()).await;
+                    // the cost of a group against its size (B1 in BENCHMARKS.md fits one to the other)
+                    tracing::debug!(
+                        target: "wangge_store::case_writer",
+                        cases = batch.len(),
+                        write_ms = started.elapsed().as_secs_f64() * 1e3,
+                        "case group committed"
+                    );
                     let answered: Answered = batch.into_iter().zip(results).collect();
                     if wal.is_none() {
                         answer(answered);
@@ -794,9 +802,16 @@ macro_rules! impl_case_store {
                     groups.push(g);
                 }
                 let path = wal.clone();
+                let started = std::time::Instant::now();
                 let flushed = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
                     .await
                     .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                tracing::debug!(
+                    target: "wangge_store::case_writer",
+                    groups = groups.len(),
+                    flush_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "WAL flushed"
+                );
                 if let Err(e) = &flushed {
                     tracing::error!("flushing the WAL file {} failed: {e}", wal.display());
                 }

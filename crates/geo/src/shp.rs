@@ -605,9 +605,8 @@ pub fn write_zip(
     let mut shp = Cursor::new(Vec::new());
     let mut shx = Cursor::new(Vec::new());
     let mut dbf = Cursor::new(Vec::new());
-    // a BOM so that spreadsheet programs read the UTF-8
-    let mut long_values = String::from("\u{feff}feature,attribute,value\r\n");
-    let header_len = long_values.len();
+    // rows of the values too long for dBase
+    let mut long_values = String::new();
     {
         let mut table = TableWriterBuilder::with_encoding(EncodingRs::from(UTF_8));
         for (name, width) in names.iter().zip(&widths) {
@@ -654,8 +653,11 @@ pub fn write_zip(
         (".prj", WGS84_PRJ.as_bytes()),
         (".cpg", b"UTF-8"),
     ];
-    if long_values.len() > header_len {
-        members.push(("_long_values.csv", long_values.as_bytes()));
+    // a BOM so that spreadsheet programs read the UTF-8
+    let long_values = (!long_values.is_empty())
+        .then(|| format!("\u{feff}feature,attribute,value\r\n{long_values}"));
+    if let Some(csv) = &long_values {
+        members.push(("_long_values.csv", csv.as_bytes()));
     }
     for (suffix, data) in members {
         zip.start_file(format!("{base}{suffix}"), options)

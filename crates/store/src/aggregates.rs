@@ -186,18 +186,16 @@ impl DayCache {
 
 /// Case rows grouped by their own unit, expanded to the ancestors once per group: the bulk
 /// generator of the benchmarks writes the tables from it (`wangge check` recounts with
-/// [`UnitCells`], one unit at a time).
+/// [`UnitCells`] directly, one unit at a time).
 pub struct Grouped {
-    cells: std::collections::HashMap<(String, String, String, bool), i64>,
-    days: std::collections::HashMap<(String, String), (i64, i64)>,
+    units: std::collections::HashMap<String, UnitCells>,
     day: DayCache,
 }
 
 impl Grouped {
     pub fn new(tz: &TimeZone) -> Self {
         Grouped {
-            cells: Default::default(),
-            days: Default::default(),
+            units: Default::default(),
             day: DayCache::new(tz),
         }
     }
@@ -212,37 +210,22 @@ impl Grouped {
         created_at: i64,
         closed_at: Option<i64>,
     ) {
-        let overdue = is_overdue(&state, alert);
-        let reported = self.day.day(created_at);
-        self.days
-            .entry((unit_path.clone(), reported))
-            .or_default()
-            .0 += 1;
-        if let Some(t) = closed_at {
-            let closed = self.day.day(t);
-            self.days.entry((unit_path.clone(), closed)).or_default().1 += 1;
-        }
-        *self
-            .cells
-            .entry((unit_path, state, category.unwrap_or_default(), overdue))
-            .or_default() += 1;
+        self.units.entry(unit_path).or_default().add(
+            state,
+            category,
+            alert,
+            created_at,
+            closed_at,
+            &mut self.day,
+        );
     }
 
     /// The figures of every unit.
     pub fn into_delta(self) -> Delta {
         let mut d = Delta::default();
-        for ((path, state, category, overdue), n) in self.cells {
-            for u in units_of(&path) {
-                *d.counts
-                    .entry((u, state.clone(), category.clone(), overdue))
-                    .or_default() += n;
-            }
-        }
-        for ((path, day), (r, c)) in self.days {
-            for u in units_of(&path) {
-                let e = d.days.entry((u, day.clone())).or_default();
-                e.0 += r;
-                e.1 += c;
+        for (path, cells) in &self.units {
+            for u in units_of(path) {
+                cells.add_to(&mut d, u);
             }
         }
         d
@@ -290,15 +273,17 @@ impl UnitCells {
         }
     }
 
-    /// The cells as the aggregates of `unit`.
-    pub fn into_delta(self, unit: i64) -> Delta {
-        Delta {
-            counts: self
-                .counts
-                .into_iter()
-                .map(|((s, c, o), n)| ((unit, s, c, o), n))
-                .collect(),
-            days: self.days.into_iter().map(|(d, v)| ((unit, d), v)).collect(),
+    /// Adds the cells to `d` as figures of `unit`.
+    pub fn add_to(&self, d: &mut Delta, unit: i64) {
+        for ((s, c, o), n) in &self.counts {
+            *d.counts
+                .entry((unit, s.clone(), c.clone(), *o))
+                .or_default() += n;
+        }
+        for (day, (r, c)) in &self.days {
+            let e = d.days.entry((unit, day.clone())).or_default();
+            e.0 += r;
+            e.1 += c;
         }
     }
 }
@@ -532,23 +517,11 @@ mod tests {
         }
         let grouped = g.into_delta();
         assert_eq!(grouped, d);
-        let seven = cells.into_delta(7);
-        assert_eq!(
-            seven.counts,
-            d.counts
-                .iter()
-                .filter(|(k, _)| k.0 == 7)
-                .map(|(k, n)| (k.clone(), *n))
-                .collect()
-        );
-        assert_eq!(
-            seven.days,
-            d.days
-                .iter()
-                .filter(|(k, _)| k.0 == 7)
-                .map(|(k, v)| (k.clone(), *v))
-                .collect()
-        );
+        let mut seven = Delta::default();
+        cells.add_to(&mut seven, 7);
+        d.counts.retain(|k, _| k.0 == 7);
+        d.days.retain(|k, _| k.0 == 7);
+        assert_eq!(seven, d);
         // 16:00 UTC is midnight in Shanghai
         assert_eq!(grouped.days[&(1, "1970-01-01".to_string())], (2, 0));
         assert_eq!(grouped.days[&(1, "1970-01-02".to_string())], (1, 0));

@@ -968,7 +968,8 @@ macro_rules! impl_case_store {
         /// Compares a unit's recounted cells with its stored ones; with `repair`, replaces the
         /// stored ones when they differ.
         async fn settle(tx: &mut Tx<'_>, unit: i64, cells: UnitCells, repair: bool, check: &mut AggregateCheck) -> StoreResult<()> {
-            let mut r = Recount { expected: cells.into_delta(unit), stored: Delta::default() };
+            let mut r = Recount::default();
+            cells.add_to(&mut r.expected, unit);
             check.count_cells += r.expected.counts.len();
             check.day_cells += r.expected.days.len();
             let rows = sqlx::query("SELECT state, category, overdue, n FROM case_counts WHERE unit_id = $1 AND n <> 0")
